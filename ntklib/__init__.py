@@ -1,0 +1,13 @@
+"""ntklib: the computations behind the lecture notes on wide networks as linear models.
+
+Layers (lower never imports higher): data → models → kernels → dynamics → bounds →
+experiments → plotting; ``claims`` and ``config`` stand apart. Importing ntklib first silences
+TensorFlow's start-up logging (neural-tangents imports TensorFlow).
+"""
+
+from . import _quiet  # noqa: F401  (must run before jax / tensorflow are imported)
+from . import claims, config, data, dynamics, experiments, kernels, models  # noqa: E402
+
+__version__ = "0.1.0"
+
+__all__ = ["claims", "config", "data", "dynamics", "experiments", "kernels", "models", "__version__"]

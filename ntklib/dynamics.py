@@ -1,0 +1,377 @@
+"""Gradient descent on networks and the closed-form dynamics of their linearization.
+
+Book convention, used everywhere: the loss is ½·mean over all N·k output entries,
+    L(θ) = 1/(2Nk) Σ_i ||f(x_i) − y_i||²,
+and time is t = η·steps (η·steps ↔ the paper's t; its summed loss has Θ in place of Θ/(Nk)).
+Gradient descent in function space then reads f_{s+1}(X) = f_s(X) − (η/Nk) Θ̂_s (f_s(X) − Y).
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any, Callable, Sequence
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from . import _validate as v
+from .data import Dataset
+from .kernels import analytic_ntk, divergence_learning_rate, eta_critical
+from .models import Network, Params
+
+DIVERGENCE_LOSS = 1e8  # a training loss above this (or non-finite) counts as divergence
+
+
+# ----------------------------------------------------------------------------- time grids
+
+
+def log_steps(steps: int, num: int = 40) -> np.ndarray:
+    """Record grid: 0 and ~``num`` log-spaced integer steps in [1, steps], ``steps`` included."""
+    steps = v.nonnegative_int("steps", steps)
+    num = v.positive_int("num", num)
+    if steps == 0:
+        return np.array([0])
+    grid = np.unique(np.round(np.geomspace(1, steps, num)).astype(int))
+    return np.concatenate([[0], grid])
+
+
+def _record_grid(record, steps: int) -> np.ndarray:
+    if record is None:
+        return log_steps(steps)
+    grid = np.unique(np.asarray(record).astype(int).ravel())
+    if grid.size == 0 or grid[0] < 0 or grid[-1] > steps:
+        raise ValueError(f"record steps must lie in [0, steps={steps}], got {np.asarray(record)}")
+    return grid
+
+
+# ----------------------------------------------------------------------------- training
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    """Outputs recorded during full-batch gradient descent.
+
+    ``steps``: recorded step indices; ``times``: η·steps (√η·steps with momentum, SM §B);
+    ``f_train`` (T, N, k) and ``f_test`` (T, M, k) outputs; ``loss_train``/``loss_test`` (T,);
+    ``params``: parameters at each recorded step (if asked for); ``diverged_step``: first step
+    whose loss was non-finite or above ``DIVERGENCE_LOSS`` (only with ``allow_divergence``),
+    after which nothing is recorded.
+    """
+
+    steps: np.ndarray
+    times: np.ndarray
+    f_train: np.ndarray
+    f_test: np.ndarray | None
+    loss_train: np.ndarray
+    loss_test: np.ndarray | None
+    params_init: Params
+    params_final: Params
+    params: list | None
+    lr: float
+    momentum: float
+    diverged_step: int | None
+
+    @property
+    def diverged(self) -> bool:
+        return self.diverged_step is not None
+
+
+def mse_loss(f, y) -> jax.Array:
+    """½·mean over all entries of (f − y)²."""
+    return 0.5 * jnp.mean((f - y) ** 2)
+
+
+@lru_cache(maxsize=None)
+def _advance_fn(apply_fn: Callable) -> Callable:
+    """Jitted ``n`` steps of heavy-ball GD: v ← βv − η∇L(θ), θ ← θ + v (β = 0: plain GD).
+
+    Also returns the first step (counting from ``start``) whose loss was non-finite or above
+    DIVERGENCE_LOSS, or -1. The loop runs on the device (lax.fori_loop): no host round-trips.
+    """
+
+    def loss(params, x, y):
+        return mse_loss(apply_fn(params, x), y)
+
+    grad_fn = jax.value_and_grad(loss)
+
+    @jax.jit
+    def advance(params, velocity, x, y, lr, momentum, start, n):
+        def body(i, carry):
+            p, vel, bad = carry
+            value, g = grad_fn(p, x, y)
+            is_bad = ~jnp.isfinite(value) | (value > DIVERGENCE_LOSS)
+            bad = jnp.where((bad < 0) & is_bad, start + i, bad)
+            vel = jax.tree_util.tree_map(lambda vv, gg: momentum * vv - lr * gg, vel, g)
+            p = jax.tree_util.tree_map(lambda pp, vv: pp + vv, p, vel)
+            return p, vel, bad
+
+        return jax.lax.fori_loop(0, n, body, (params, velocity, jnp.array(-1, jnp.int32)))
+
+    return advance
+
+
+def gradient_descent(apply_fn: Callable, params: Params, x_train, y_train, *, lr: float, steps: int,
+                     x_test=None, y_test=None, record: Sequence[int] | None = None,
+                     momentum: float = 0.0, record_params: bool = False,
+                     allow_divergence: bool = False) -> TrainResult:
+    """Full-batch (heavy-ball) gradient descent on L = ½·mean (f(X) − Y)² for any ``apply_fn``.
+
+    Records outputs at the steps in ``record`` (default: :func:`log_steps`). Works equally on a
+    network and on its linearization (:func:`ntklib.models.linearize`).
+    """
+    lr = v.positive_float("lr", lr)
+    steps = v.nonnegative_int("steps", steps)
+    momentum = v.positive_float("momentum", momentum, allow_zero=True)
+    if momentum >= 1:
+        raise ValueError(f"momentum must be in [0, 1), got momentum={momentum}")
+    x_train = jnp.asarray(v.finite_array("x_train", x_train, ndim=2))
+    y_train = jnp.asarray(v.finite_array("y_train", y_train, ndim=2))
+    v.same_length("x_train", x_train, "y_train", y_train)
+    if x_test is not None:
+        x_test = jnp.asarray(v.finite_array("x_test", x_test, ndim=2))
+    if y_test is not None:
+        y_test = jnp.asarray(v.finite_array("y_test", y_test, ndim=2))
+    grid = _record_grid(record, steps)
+
+    advance = _advance_fn(apply_fn)
+    evaluate = jax.jit(apply_fn)
+    p = params
+    velocity = jax.tree_util.tree_map(jnp.zeros_like, params)
+    rec_steps, f_tr, f_te, kept_params = [], [], [], []
+    current, diverged_step = 0, None
+    for s in grid:
+        if s > current:
+            p, velocity, bad = advance(p, velocity, x_train, y_train, lr, momentum, current, int(s - current))
+            bad = int(bad)
+            if bad >= 0:
+                if not allow_divergence:
+                    raise FloatingPointError(
+                        f"training diverged at step {bad} (loss non-finite or > {DIVERGENCE_LOSS:g}) "
+                        f"with lr={lr}; lower lr, or pass allow_divergence=True to record the divergence")
+                diverged_step = bad
+                break
+            current = int(s)
+        rec_steps.append(current)
+        f_tr.append(np.asarray(evaluate(p, x_train)))
+        if x_test is not None:
+            f_te.append(np.asarray(evaluate(p, x_test)))
+        if record_params:
+            kept_params.append(p)
+    rec_steps = np.array(rec_steps, dtype=int)
+    f_tr = np.stack(f_tr)
+    y_np = np.asarray(y_train)
+    loss_train = 0.5 * np.mean((f_tr - y_np) ** 2, axis=(1, 2))
+    f_te = np.stack(f_te) if x_test is not None else None
+    loss_test = (0.5 * np.mean((f_te - np.asarray(y_test)) ** 2, axis=(1, 2))
+                 if f_te is not None and y_test is not None else None)
+    times = rec_steps * (np.sqrt(lr) if momentum > 0 else lr)
+    return TrainResult(rec_steps, times, f_tr, f_te, loss_train, loss_test, params, p,
+                       kept_params if record_params else None, lr, momentum, diverged_step)
+
+
+def check_learning_rate(network: Network, x_train, lr: float, *, out_dim: int = 1,
+                        momentum: float = 0.0, allow_divergence: bool = False) -> dict[str, float]:
+    """Compare ``lr`` with η_critical and the linear-model divergence bound of the analytic NTK.
+
+    Warns above η_critical; raises above 2(1+β)Nk/λ_max unless ``allow_divergence``.
+    Returns {"eta_critical": ..., "eta_divergence": ...}.
+    """
+    theta = analytic_ntk(network, x_train)
+    eta_c = eta_critical(theta, out_dim=out_dim)
+    eta_d = divergence_learning_rate(theta, out_dim=out_dim, momentum=momentum)
+    if lr > eta_d and not allow_divergence:
+        raise ValueError(
+            f"lr={lr:.4g} exceeds the linear model's divergence bound 2(1+β)Nk/λ_max = {eta_d:.4g} "
+            f"(η_critical = {eta_c:.4g}); pass allow_divergence=True to run it anyway")
+    if lr > eta_c and not allow_divergence:
+        warnings.warn(f"lr={lr:.4g} is above η_critical = 2Nk/(λ_min+λ_max) = {eta_c:.4g}: "
+                      "Theorem 2.1 does not cover this run", stacklevel=3)
+    return {"eta_critical": eta_c, "eta_divergence": eta_d}
+
+
+def train(network: Network, params: Params, data: Dataset, *, lr: float, steps: int,
+          record: Sequence[int] | None = None, momentum: float = 0.0, record_params: bool = False,
+          allow_divergence: bool = False) -> TrainResult:
+    """Full-batch GD of ``network`` on ``data`` under the book's ½·mean MSE loss.
+
+    The learning rate is checked against η_critical of the analytic NTK on ``data.x_train``
+    (:func:`check_learning_rate`); with ``allow_divergence`` a divergence is reported in
+    ``TrainResult.diverged_step`` instead of raising.
+    """
+    if not isinstance(network, Network):
+        raise TypeError(f"network must be an ntklib Network, got {type(network).__name__}")
+    if not isinstance(data, Dataset):
+        raise TypeError(f"data must be an ntklib Dataset, got {type(data).__name__}")
+    if data.out_dim != network.out_dim:
+        raise ValueError(f"data has {data.out_dim} outputs but the network has out_dim={network.out_dim}")
+    lr = v.positive_float("lr", lr)
+    check_learning_rate(network, data.x_train, lr, out_dim=data.out_dim, momentum=momentum,
+                        allow_divergence=allow_divergence)
+    return gradient_descent(network.apply_fn, params, data.x_train, data.y_train, lr=lr, steps=steps,
+                            x_test=data.x_test, y_test=data.y_test, record=record, momentum=momentum,
+                            record_params=record_params, allow_divergence=allow_divergence)
+
+
+# ----------------------------------------------------------------------------- closed forms
+
+
+def _eigh(name: str, theta) -> tuple[np.ndarray, np.ndarray]:
+    """Eigen-decomposition in float64 with float round-off negatives clipped to 0."""
+    theta = v.symmetric_matrix(name, theta).astype(np.float64)
+    lam, vecs = np.linalg.eigh((theta + theta.T) / 2)
+    return np.maximum(lam, 0.0), vecs
+
+
+def _steps_array(steps) -> tuple[np.ndarray, bool]:
+    arr = np.asarray(steps, dtype=np.float64)
+    scalar = arr.ndim == 0
+    arr = np.atleast_1d(arr)
+    if arr.ndim != 1 or np.any(np.isnan(arr)) or np.any(arr < 0):
+        raise ValueError(f"steps must be non-negative numbers (np.inf allowed), got {steps}")
+    return arr, scalar
+
+
+def residual_filter(lam: np.ndarray, lr: float, n_outputs: int, steps: np.ndarray, *,
+                    continuous: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """Per eigenvalue λ of Θ and each step count s: the decay d and (1 − d)/λ, shape (T, P).
+
+    Discrete GD: d = (1 − ηλ/(Nk))^s.  Gradient flow (``continuous``): d = exp(−ηλs/(Nk)).
+    (1 − d)/λ is evaluated stably, tending to ηs/(Nk) as λ → 0; s = inf gives d = 0 and the
+    pseudo-inverse 1/λ (0 for λ ≈ 0).
+    """
+    c = lr / n_outputs
+    s = steps[:, None]
+    lam = lam[None, :]
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        if continuous:
+            decay = np.exp(-c * lam * s)
+            ratio = -np.expm1(-c * lam * s) / lam
+        else:
+            base = 1.0 - c * lam
+            decay = np.where(np.isinf(s), np.where(np.abs(base) < 1, 0.0, np.inf),
+                             np.power(base, np.where(np.isinf(s), 0.0, s)))
+            positive = base > 0
+            stable = -np.expm1(s * np.log1p(-np.minimum(c * lam, 1 - 1e-300))) / lam
+            ratio = np.where(positive, stable, (1.0 - decay) / lam)
+        small = lam <= 1e-12 * max(float(np.max(lam)), 1e-300)
+        ratio = np.where(small, c * s, ratio)
+        decay = np.where(small, 1.0, decay)
+        # s = ∞: Θ^{-1} on the range of Θ, 0 on its (numerical) null space — the pseudo-inverse
+        ratio = np.where(np.isinf(s), np.where(small, 0.0, 1.0 / lam), ratio)
+    return decay, ratio
+
+
+def _as_full_kernel(name: str, theta, n: int, k: int) -> np.ndarray:
+    """Accept (N, N) — meaning Θ ⊗ I_k — or the full (N·k, N·k) kernel; return the full one."""
+    theta = np.asarray(theta, dtype=np.float64)
+    if theta.shape == (n, n) and k > 1:
+        return np.kron(theta, np.eye(k))
+    if theta.shape[0] != n * k:
+        raise ValueError(f"{name} has shape {theta.shape}, expected ({n}, ·) or ({n * k}, ·) for "
+                         f"{n} examples with {k} outputs")
+    return theta
+
+
+def linearized_outputs(theta_train, theta_test_train, f0_train, f0_test, y_train, *, lr: float,
+                       steps, continuous: bool = False) -> tuple[np.ndarray, np.ndarray | None]:
+    """Outputs of the linearized network after ``steps`` of GD (paper eq. 9–11, book convention).
+
+    With A = I − ηΘ/(Nk) and g_0 = f_0(X) − Y:
+        f_lin_s(X) = Y + A^s g_0,
+        f_lin_s(x) = f_0(x) − Θ(x, X) Θ^{-1} (I − A^s) g_0,
+    computed with one eigendecomposition of Θ = Θ(X, X). ``continuous`` uses e^{−ηΘs/(Nk)}
+    (gradient flow at t = η·s). Θ may be (N, N) (shared by the k outputs) or (N·k, N·k); then
+    Θ(x, X) is (M, N) or (M·k, N·k). ``steps`` may be an int, np.inf or an array (adds a time
+    axis). Returns (f_train, f_test) shaped like f0_train / f0_test.
+    """
+    lr = v.positive_float("lr", lr)
+    f0_train = v.finite_array("f0_train", f0_train, ndim=2).astype(np.float64)
+    y_train = v.finite_array("y_train", y_train, ndim=2).astype(np.float64)
+    if f0_train.shape != y_train.shape:
+        raise ValueError(f"f0_train and y_train must have the same shape, got {f0_train.shape} and {y_train.shape}")
+    n, k = f0_train.shape
+    theta = v.symmetric_matrix("theta_train", theta_train)
+    if theta.shape not in ((n, n), (n * k, n * k)):
+        raise ValueError(f"theta_train has shape {theta.shape}, expected ({n}, {n}) or ({n * k}, {n * k})")
+    lam, vecs = _eigh("theta_train", theta)
+    s, scalar = _steps_array(steps)
+    shared = theta.shape == (n, n)
+    g0 = f0_train - y_train  # (N, k)
+    decay, ratio = residual_filter(lam, lr, n * k, s, continuous=continuous)
+    # project: shared kernel acts on each output column; full kernel on the flattened vector
+    coeff = vecs.T @ (g0 if shared else g0.reshape(-1, 1))  # (P, k) or (P, 1)
+    g_t = np.einsum("pq,tq,qc->tpc", vecs, decay, coeff)
+    f_train = y_train[None] + g_t.reshape((len(s), n, k))
+    f_test = None
+    if f0_test is not None:
+        f0_test = v.finite_array("f0_test", f0_test, ndim=2).astype(np.float64)
+        m = f0_test.shape[0]
+        tx = v.finite_array("theta_test_train", theta_test_train, ndim=2).astype(np.float64)
+        expected = (m, n) if shared else (m * k, n * k)
+        if tx.shape != expected:
+            raise ValueError(f"theta_test_train has shape {tx.shape}, expected {expected}")
+        correction = np.einsum("mq,tq,qc->tmc", tx @ vecs, ratio, coeff)  # Θ(x,X) Θ^{-1}(I − A^s) g0
+        f_test = f0_test[None] - correction.reshape((len(s), m, k))
+    if scalar:
+        f_train = f_train[0]
+        f_test = None if f_test is None else f_test[0]
+    return f_train, f_test
+
+
+def gp_moments(ntk_train, ntk_test_train, nngp_train, nngp_test_train, nngp_test_test, y_train, *,
+               lr: float, steps, continuous: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and covariance of the infinite-width network's test outputs after GD (eq. 14–15).
+
+    With M_s = Θ(x, X) Θ^{-1} (I − A^s), A = I − ηΘ/(Nk) (or e^{−ηΘs/(Nk)} for gradient flow):
+        μ_s(x) = M_s Y,   Σ_s(x) = K(x, x) + M_s K M_sᵀ − (M_s K(X, x) + h.c.).
+    steps = np.inf gives eq. 16. Kernels are the (single-output) analytic ones: Θ, K of shape
+    (N, N), Θ(x, X), K(x, X) of shape (M, N), K(x, x) of shape (M, M). Returns mean (…, M, k)
+    and covariance (…, M, M) (shared by the k outputs), with a leading time axis if ``steps``
+    is an array.
+    """
+    lr = v.positive_float("lr", lr)
+    y_train = v.finite_array("y_train", y_train, ndim=2).astype(np.float64)
+    n, k = y_train.shape
+    lam, vecs = _eigh("ntk_train", ntk_train)
+    if lam.size != n:
+        raise ValueError(f"ntk_train must be ({n}, {n}) for {n} training targets, got {np.shape(ntk_train)}")
+    kxx = v.symmetric_matrix("nngp_train", nngp_train).astype(np.float64)
+    tx = v.finite_array("ntk_test_train", ntk_test_train, ndim=2).astype(np.float64)
+    kx = v.finite_array("nngp_test_train", nngp_test_train, ndim=2).astype(np.float64)
+    kss = v.finite_array("nngp_test_test", nngp_test_test, ndim=2).astype(np.float64)
+    if kxx.shape != (n, n) or tx.shape[1] != n or kx.shape != tx.shape or kss.shape != (tx.shape[0],) * 2:
+        raise ValueError("kernel shapes disagree: ntk_train, nngp_train (N, N); ntk_test_train, "
+                         f"nngp_test_train (M, N); nngp_test_test (M, M); got {np.shape(ntk_train)}, "
+                         f"{kxx.shape}, {tx.shape}, {kx.shape}, {kss.shape}")
+    s, scalar = _steps_array(steps)
+    _, ratio = residual_filter(lam, lr, n * k, s, continuous=continuous)
+    proj = tx @ vecs  # (M, P)
+    m_s = np.einsum("mp,tp,qp->tmq", proj, ratio, vecs)  # (T, M, N)
+    mean = m_s @ y_train
+    cross = m_s @ kx.T  # M_s K(X, x)
+    cov = kss[None] + m_s @ kxx @ np.swapaxes(m_s, 1, 2) - cross - np.swapaxes(cross, 1, 2)
+    if scalar:
+        return mean[0], cov[0]
+    return mean, cov
+
+
+def nngp_posterior(nngp_train, nngp_test_train, nngp_test_test, y_train, *,
+                   diag_reg: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+    """Exact Bayesian posterior of the NNGP (paper eq. 13):
+    μ(x) = K(x, X) K^{-1} Y,  Σ(x) = K(x, x) − K(x, X) K^{-1} K(X, x), with K + diag_reg·I.
+    """
+    kxx = v.symmetric_matrix("nngp_train", nngp_train).astype(np.float64)
+    kx = v.finite_array("nngp_test_train", nngp_test_train, ndim=2).astype(np.float64)
+    kss = v.finite_array("nngp_test_test", nngp_test_test, ndim=2).astype(np.float64)
+    y_train = v.finite_array("y_train", y_train, ndim=2).astype(np.float64)
+    reg = v.positive_float("diag_reg", diag_reg, allow_zero=True)
+    if kxx.shape[0] != y_train.shape[0] or kx.shape[1] != kxx.shape[0]:
+        raise ValueError(f"shapes disagree: nngp_train {kxx.shape}, nngp_test_train {kx.shape}, y_train {y_train.shape}")
+    chol = np.linalg.cholesky(kxx + reg * np.eye(kxx.shape[0]))
+    solve = lambda b: np.linalg.solve(chol.T, np.linalg.solve(chol, b))
+    mean = kx @ solve(y_train)
+    cov = kss - kx @ solve(kx.T)
+    return mean, cov

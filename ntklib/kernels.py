@@ -1,0 +1,244 @@
+"""Empirical and analytic kernels.
+
+Empirical NTK (paper eq. 3): Θ̂(x, x') = ∇_θ f(x) ∇_θ f(x')ᵀ, a (N1·k) × (N2·k) matrix with
+examples major and outputs minor (row i·k + a is output a of example i).
+Empirical NNGP: the readout layer's feature kernel K̂(x, x') = (σ_w²/n_L) x^L·x'^L + σ_b²
+(NTK parameterization), which converges to the NNGP kernel K as n → ∞.
+Analytic kernels: the infinite-width recursions of SM §E, through neural-tangents' stax and
+through closed forms written here (ReLU: arc-cosine, Cho & Saul 2009; erf: Williams 1997).
+"""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import Callable
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from . import _validate as v
+from .models import Network, Params, dense_layers, forward_features
+
+DEFAULT_JACOBIAN_BYTES = 1 << 30  # 1 GiB: above this the generic path works in blocks of inputs
+
+
+# ----------------------------------------------------------------------------- empirical NTK
+
+
+def _check_inputs(x1, x2):
+    x1 = v.finite_array("x1", x1, ndim=2)
+    x2 = x1 if x2 is None else v.finite_array("x2", x2, ndim=2)
+    if x1.shape[1] != x2.shape[1]:
+        raise ValueError(f"x1 and x2 must have the same input dimension, got {x1.shape} and {x2.shape}")
+    return jnp.asarray(x1), jnp.asarray(x2)
+
+
+def _layer_scales(network: Network, W, b) -> tuple[float, float]:
+    """(c_w, c_b) with ∂h/∂ω = c_w^{1/2} x and ∂h/∂β = c_b^{1/2} for one Dense layer."""
+    if network.parameterization == "ntk":
+        return network.sigma_w2 / W.shape[0], (network.sigma_b2 if b is not None else 0.0)
+    return 1.0, (1.0 if b is not None else 0.0)
+
+
+def _mlp_deltas(network: Network, params: Params, x: jax.Array):
+    """Layer inputs x^{l-1} (N, n_{l-1}) and back-propagated δ^l = ∂f_a/∂h^l, shape (k, N, n_l)."""
+    dense = dense_layers(params)
+    eps = [jnp.zeros((x.shape[0], W.shape[1]), x.dtype) for W, _ in dense]
+    (out, inputs), vjp = jax.vjp(lambda e: forward_features(network, params, x, e), eps)
+    k = out.shape[-1]
+    cotangents = jnp.broadcast_to(jnp.eye(k, dtype=out.dtype)[:, None, :], (k,) + out.shape)
+    zeros_inputs = [jnp.zeros_like(a) for a in inputs]
+    deltas = jax.vmap(lambda ct: vjp((ct, zeros_inputs))[0])(cotangents)
+    return inputs, deltas
+
+
+@partial(jax.jit, static_argnums=(0,))
+def _mlp_ntk(network: Network, params: Params, x1, x2):
+    in1, d1 = _mlp_deltas(network, params, x1)
+    in2, d2 = _mlp_deltas(network, params, x2)
+    n1, n2, k = x1.shape[0], x2.shape[0], d1[0].shape[0]
+    theta = jnp.zeros((n1, k, n2, k), x1.dtype)
+    for (W, b), a1, a2, e1, e2 in zip(dense_layers(params), in1, in2, d1, d2):
+        c_w, c_b = _layer_scales(network, W, b)
+        gram = c_w * a1 @ a2.T + c_b  # Σ over the layer's parameters of ∂h·∂h'
+        theta = theta + gram[:, None, :, None] * jnp.einsum("aim,bjm->iajb", e1, e2)
+    return theta.reshape(n1 * k, n2 * k)
+
+
+def _per_example_jacobian(apply_fn: Callable, params: Params, x):
+    """Leaves of shape (B, k, *leaf.shape): ∂f(x_i)/∂θ for each example of the block."""
+    single = lambda p, xi: apply_fn(p, xi[None])[0]
+    return jax.vmap(jax.jacrev(single), in_axes=(None, 0))(params, x)
+
+
+@partial(jax.jit, static_argnums=(0,))
+def _jacobian_block_ntk(apply_fn: Callable, params: Params, x1, x2):
+    j1 = _per_example_jacobian(apply_fn, params, x1)
+    j2 = _per_example_jacobian(apply_fn, params, x2)
+    contract = lambda a, b: jnp.einsum("iaP,jbP->iajb", a.reshape(a.shape[:2] + (-1,)),
+                                       b.reshape(b.shape[:2] + (-1,)))
+    blocks = jax.tree_util.tree_map(contract, j1, j2)
+    theta = sum(jax.tree_util.tree_leaves(blocks))
+    n1, k, n2, _ = theta.shape
+    return theta.reshape(n1 * k, n2 * k)
+
+
+def _generic_ntk(apply_fn, params, x1, x2, max_bytes):
+    n_params = sum(np.size(leaf) for leaf in jax.tree_util.tree_leaves(params))
+    k = int(jax.eval_shape(apply_fn, params, x1[:1]).shape[-1])
+    per_example = max(1, 4 * k * n_params)
+    block = int(max(1, max_bytes // (2 * per_example)))
+    if block >= max(x1.shape[0], x2.shape[0]):
+        return _jacobian_block_ntk(apply_fn, params, x1, x2)
+    rows = []
+    for i in range(0, x1.shape[0], block):
+        rows.append(jnp.concatenate([_jacobian_block_ntk(apply_fn, params, x1[i:i + block], x2[j:j + block])
+                                     for j in range(0, x2.shape[0], block)], axis=1))
+    return jnp.concatenate(rows, axis=0)
+
+
+def empirical_ntk(model: Network | Callable, params: Params, x1, x2=None, *,
+                  trace_outputs: bool = False, max_jacobian_bytes: int = DEFAULT_JACOBIAN_BYTES) -> np.ndarray:
+    """Θ̂(x1, x2) = J(x1) J(x2)ᵀ (paper eq. 3), shape (N1·k, N2·k), examples major.
+
+    ``model`` is a :class:`~ntklib.models.Network` (exact per-layer formula
+    Θ̂ = Σ_l (c_w x^{l-1}·x'^{l-1} + c_b) δ^l·δ'^l, never forming J) or any
+    ``apply_fn(params, x)`` (per-example Jacobians contracted in blocks of inputs so that no
+    block exceeds ``max_jacobian_bytes``). ``trace_outputs=True`` returns the (N1, N2) mean of
+    the k diagonal output blocks — neural-tangents' default ``trace_axes=(-1,)``.
+    """
+    x1, x2 = _check_inputs(x1, x2)
+    if isinstance(model, Network):
+        theta = _mlp_ntk(model, params, x1, x2)
+    elif callable(model):
+        theta = _generic_ntk(model, params, x1, x2, v.positive_int("max_jacobian_bytes", max_jacobian_bytes))
+    else:
+        raise TypeError(f"model must be an ntklib Network or an apply_fn(params, x), got {type(model).__name__}")
+    theta = np.asarray(theta)
+    if trace_outputs:
+        n1, n2 = x1.shape[0], x2.shape[0]
+        k = theta.shape[0] // n1
+        theta = np.einsum("iajb->ij", (theta.reshape(n1, k, n2, k) * np.eye(k)[None, :, None, :])) / k
+    return theta
+
+
+def empirical_nngp(network: Network, params: Params, x1, x2=None) -> np.ndarray:
+    """K̂(x1, x2) = c_w x^L(x1)·x^L(x2) + c_b: the readout layer's feature kernel, shape (N1, N2).
+
+    With c_w = σ_w²/n_L, c_b = σ_b² (NTK param.) this is the readout-only part of Θ̂ and
+    converges to the NNGP kernel K as the width n_L → ∞ (paper §2.3.1, Fig. 1d, Fig. S9).
+    """
+    if not isinstance(network, Network):
+        raise TypeError(f"network must be an ntklib Network, got {type(network).__name__}")
+    x1, x2 = _check_inputs(x1, x2)
+    n_last = dense_layers(params)[-1][0].shape[0]
+    c_w, c_b = network.sigma_w2 / n_last, network.sigma_b2  # same in both parameterizations
+    _, in1 = forward_features(network, params, x1)
+    _, in2 = forward_features(network, params, x2)
+    return np.asarray(c_w * in1[-1] @ in2[-1].T + c_b)
+
+
+# ----------------------------------------------------------------------------- analytic kernels
+
+
+def analytic_kernels(network: Network, x1, x2=None) -> tuple[np.ndarray, np.ndarray]:
+    """Infinite-width (NNGP K, NTK Θ) of ``network`` via neural-tangents' stax, each (N1, N2)."""
+    if not isinstance(network, Network):
+        raise TypeError(f"network must be an ntklib Network, got {type(network).__name__}")
+    x1, x2 = _check_inputs(x1, x2)
+    kern = network.kernel_fn(x1, x2, ("nngp", "ntk"))
+    return np.asarray(kern.nngp), np.asarray(kern.ntk)
+
+
+def analytic_ntk(network: Network, x1, x2=None) -> np.ndarray:
+    """Analytic NTK Θ(x1, x2) of the infinite-width network (SM §E), shape (N1, N2)."""
+    return analytic_kernels(network, x1, x2)[1]
+
+
+def analytic_nngp(network: Network, x1, x2=None) -> np.ndarray:
+    """Analytic NNGP kernel K(x1, x2) = lim E[f_0(x1) f_0(x2)] (paper eq. 12), shape (N1, N2)."""
+    return analytic_kernels(network, x1, x2)[0]
+
+
+def _relu_expectations(k11, k22, k12):
+    """ReLU arc-cosine forms: T = √(k11 k22)(sin θ + (π − θ) cos θ)/(2π), Ṫ = (π − θ)/(2π)."""
+    norm = np.sqrt(k11 * k22)
+    cos = np.clip(k12 / norm, -1.0, 1.0)
+    angle = np.arccos(cos)
+    t = norm * (np.sin(angle) + (np.pi - angle) * cos) / (2 * np.pi)
+    t_dot = (np.pi - angle) / (2 * np.pi)
+    return t, t_dot
+
+
+def _erf_expectations(k11, k22, k12):
+    """erf forms: T = (2/π) arcsin(2k12/√((1+2k11)(1+2k22))), Ṫ = (4/π) det(I + 2Σ)^{-1/2}."""
+    prod = (1 + 2 * k11) * (1 + 2 * k22)
+    t = (2 / np.pi) * np.arcsin(np.clip(2 * k12 / np.sqrt(prod), -1.0, 1.0))
+    t_dot = (4 / np.pi) / np.sqrt(prod - 4 * k12 ** 2)
+    return t, t_dot
+
+
+def _recursion(expectations, x1, x2, depth, sigma_w2, sigma_b2):
+    """SM §E: K¹ = σ_w² x·x'/n0 + σ_b²; K^{l+1} = σ_w² T(K^l) + σ_b²; Θ^{l+1} = K^{l+1} + σ_w² Θ^l Ṫ(K^l)."""
+    x1 = v.finite_array("x1", x1, ndim=2).astype(np.float64)
+    x2 = x1 if x2 is None else v.finite_array("x2", x2, ndim=2).astype(np.float64)
+    if x1.shape[1] != x2.shape[1]:
+        raise ValueError(f"x1 and x2 must have the same input dimension, got {x1.shape} and {x2.shape}")
+    depth = v.positive_int("depth", depth)
+    sigma_w2 = v.positive_float("sigma_w2", sigma_w2)
+    sigma_b2 = v.positive_float("sigma_b2", sigma_b2, allow_zero=True)
+    n0 = x1.shape[1]
+    k12 = sigma_w2 * x1 @ x2.T / n0 + sigma_b2
+    k11 = (sigma_w2 * np.sum(x1 ** 2, axis=1) / n0 + sigma_b2)[:, None]
+    k22 = (sigma_w2 * np.sum(x2 ** 2, axis=1) / n0 + sigma_b2)[None, :]
+    ntk = k12.copy()
+    for _ in range(depth):
+        t, t_dot = expectations(k11, k22, k12)
+        t11, _ = expectations(k11, k11, k11)
+        t22, _ = expectations(k22, k22, k22)
+        k12 = sigma_w2 * t + sigma_b2
+        ntk = k12 + sigma_w2 * ntk * t_dot
+        k11, k22 = sigma_w2 * t11 + sigma_b2, sigma_w2 * t22 + sigma_b2
+    return k12, ntk
+
+
+def relu_kernels(x1, x2=None, *, depth: int, sigma_w2: float = 2.0, sigma_b2: float = 0.1):
+    """Closed-form (NNGP, NTK) of a depth-``depth`` ReLU MLP in float64 (SM §C, §E)."""
+    return _recursion(_relu_expectations, x1, x2, depth, sigma_w2, sigma_b2)
+
+
+def erf_kernels(x1, x2=None, *, depth: int, sigma_w2: float = 2.0, sigma_b2: float = 0.1):
+    """Closed-form (NNGP, NTK) of a depth-``depth`` erf MLP in float64 (SM §C, §E)."""
+    return _recursion(_erf_expectations, x1, x2, depth, sigma_w2, sigma_b2)
+
+
+# ----------------------------------------------------------------------------- spectra
+
+
+def _spectrum(theta_train) -> np.ndarray:
+    theta = v.symmetric_matrix("theta_train", theta_train).astype(np.float64)
+    return np.linalg.eigvalsh(theta)
+
+
+def eta_critical(theta_train, *, out_dim: int = 1) -> float:
+    """η_critical = 2·N·k / (λ_min + λ_max) of the train NTK (Theorem 2.1).
+
+    Book convention: loss = ½·mean over all N·k output entries, t = η·steps. ``theta_train`` is the
+    (N, N) kernel of one output (the analytic NTK is Θ ⊗ I_k, so its eigenvalues are those of Θ).
+    The paper's summed loss gives 2/(λ_min + λ_max); the two differ by the factor N·k.
+    """
+    lam = _spectrum(theta_train)
+    k = v.positive_int("out_dim", out_dim)
+    return float(2.0 * lam.size * k / (lam[0] + lam[-1]))
+
+
+def divergence_learning_rate(theta_train, *, out_dim: int = 1, momentum: float = 0.0) -> float:
+    """2·(1 + β)·N·k / λ_max: above it gradient descent on the *linear* model diverges.
+
+    This is what neural-tangents' ``predict.max_learning_rate`` returns; it is not η_critical.
+    """
+    lam = _spectrum(theta_train)
+    k = v.positive_int("out_dim", out_dim)
+    beta = v.positive_float("momentum", momentum, allow_zero=True)
+    return float(2.0 * (1.0 + beta) * lam.size * k / lam[-1])
