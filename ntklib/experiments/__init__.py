@@ -1,4 +1,4 @@
-"""Width sweeps and power-law fits shared by the chapters."""
+"""Width sweeps and power-law fits shared by the chapters; chapter-specific runners live in submodules."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from typing import Callable, Iterable, Mapping
 import numpy as np
 import pandas as pd
 
-from . import _validate as v
+from .. import _validate as v
 
 
 @dataclass(frozen=True)
