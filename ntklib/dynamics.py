@@ -84,27 +84,44 @@ def mse_loss(f, y) -> jax.Array:
     return 0.5 * jnp.mean((f - y) ** 2)
 
 
+def cross_entropy_loss(f, y) -> jax.Array:
+    """Softmax cross-entropy, mean over examples: −(1/N) Σ_i Σ_a y_ia log softmax(f_i)_a (SM §B.2)."""
+    return -jnp.mean(jnp.sum(y * jax.nn.log_softmax(f, axis=-1), axis=-1))
+
+
+LOSSES = {"mse": mse_loss, "cross_entropy": cross_entropy_loss}
+
+
 @lru_cache(maxsize=None)
-def _advance_fn(apply_fn: Callable) -> Callable:
+def _advance_fn(apply_fn: Callable, loss: str, batch_size: int | None) -> Callable:
     """Jitted ``n`` steps of heavy-ball GD: v ← βv − η∇L(θ), θ ← θ + v (β = 0: plain GD).
 
-    Also returns the first step (counting from ``start``) whose loss was non-finite or above
-    DIVERGENCE_LOSS, or -1. The loop runs on the device (lax.fori_loop): no host round-trips.
+    η may be one number or a pytree of per-leaf rates. With ``batch_size`` each step uses a
+    random minibatch (without replacement) drawn with key fold_in(key, step). Also returns the
+    first step (counting from ``start``) whose loss was non-finite or above DIVERGENCE_LOSS, or
+    -1. The loop runs on the device (lax.fori_loop): no host round-trips.
     """
+    loss_fn = LOSSES[loss]
 
-    def loss(params, x, y):
-        return mse_loss(apply_fn(params, x), y)
+    def objective(params, x, y):
+        return loss_fn(apply_fn(params, x), y)
 
-    grad_fn = jax.value_and_grad(loss)
+    grad_fn = jax.value_and_grad(objective)
 
     @jax.jit
-    def advance(params, velocity, x, y, lr, momentum, start, n):
+    def advance(params, velocity, x, y, lr, momentum, key, start, n):
         def body(i, carry):
             p, vel, bad = carry
-            value, g = grad_fn(p, x, y)
+            if batch_size is None:
+                xb, yb = x, y
+            else:
+                idx = jax.random.choice(jax.random.fold_in(key, start + i), x.shape[0], (batch_size,),
+                                        replace=False)
+                xb, yb = x[idx], y[idx]
+            value, g = grad_fn(p, xb, yb)
             is_bad = ~jnp.isfinite(value) | (value > DIVERGENCE_LOSS)
             bad = jnp.where((bad < 0) & is_bad, start + i, bad)
-            vel = jax.tree_util.tree_map(lambda vv, gg: momentum * vv - lr * gg, vel, g)
+            vel = jax.tree_util.tree_map(lambda vv, gg, eta: momentum * vv - eta * gg, vel, g, lr)
             p = jax.tree_util.tree_map(lambda pp, vv: pp + vv, p, vel)
             return p, vel, bad
 
@@ -113,30 +130,55 @@ def _advance_fn(apply_fn: Callable) -> Callable:
     return advance
 
 
-def gradient_descent(apply_fn: Callable, params: Params, x_train, y_train, *, lr: float, steps: int,
+def _learning_rates(lr, params) -> tuple[Any, float]:
+    """(per-leaf rate tree, a representative scalar for reporting) from a number or a pytree."""
+    if isinstance(lr, (int, float, np.floating, np.integer)) and not isinstance(lr, bool):
+        eta = v.positive_float("lr", lr)
+        return jax.tree_util.tree_map(lambda _: eta, params), eta
+    try:
+        rates = jax.tree_util.tree_map(lambda _, r: r, params, lr)
+    except (ValueError, TypeError) as exc:
+        raise TypeError("lr must be a positive number or a pytree of positive numbers with the "
+                        f"structure of params ({exc})") from None
+    leaves = [v.positive_float("lr (per-leaf)", float(r)) for r in jax.tree_util.tree_leaves(rates)]
+    return rates, float(max(leaves))
+
+
+def gradient_descent(apply_fn: Callable, params: Params, x_train, y_train, *, lr, steps: int,
                      x_test=None, y_test=None, record: Sequence[int] | None = None,
                      momentum: float = 0.0, record_params: bool = False,
-                     allow_divergence: bool = False) -> TrainResult:
-    """Full-batch (heavy-ball) gradient descent on L = ½·mean (f(X) − Y)² for any ``apply_fn``.
+                     allow_divergence: bool = False, loss: str = "mse",
+                     batch_size: int | None = None, batch_seed: int = 0) -> TrainResult:
+    """(Heavy-ball) gradient descent on ``loss`` for any ``apply_fn``: full batch by default.
 
-    Records outputs at the steps in ``record`` (default: :func:`log_steps`). Works equally on a
-    network and on its linearization (:func:`ntklib.models.linearize`).
+    ``loss``: "mse" (½·mean (f − y)² over all entries, the book's convention) or
+    "cross_entropy" (softmax, mean over examples). ``lr``: a number, or a pytree of per-leaf
+    rates with the structure of ``params`` (e.g. the per-layer map between parameterizations,
+    SM §F). ``batch_size``: minibatch SGD with a fixed-seed sample per step. Records outputs at
+    the steps in ``record`` (default: :func:`log_steps`). Works equally on a network and on its
+    linearization (:func:`ntklib.models.linearize`).
     """
-    lr = v.positive_float("lr", lr)
+    rates, lr_scalar = _learning_rates(lr, params)
     steps = v.nonnegative_int("steps", steps)
     momentum = v.positive_float("momentum", momentum, allow_zero=True)
     if momentum >= 1:
         raise ValueError(f"momentum must be in [0, 1), got momentum={momentum}")
+    v.choice("loss", loss, tuple(LOSSES))
     x_train = jnp.asarray(v.finite_array("x_train", x_train, ndim=2))
     y_train = jnp.asarray(v.finite_array("y_train", y_train, ndim=2))
     v.same_length("x_train", x_train, "y_train", y_train)
+    if batch_size is not None:
+        batch_size = v.positive_int("batch_size", batch_size)
+        if batch_size > x_train.shape[0]:
+            raise ValueError(f"batch_size={batch_size} exceeds the {x_train.shape[0]} training examples")
+    key = jax.random.PRNGKey(v.nonnegative_int("batch_seed", batch_seed))
     if x_test is not None:
         x_test = jnp.asarray(v.finite_array("x_test", x_test, ndim=2))
     if y_test is not None:
         y_test = jnp.asarray(v.finite_array("y_test", y_test, ndim=2))
     grid = _record_grid(record, steps)
 
-    advance = _advance_fn(apply_fn)
+    advance = _advance_fn(apply_fn, loss, batch_size)
     evaluate = jax.jit(apply_fn)
     p = params
     velocity = jax.tree_util.tree_map(jnp.zeros_like, params)
@@ -144,13 +186,14 @@ def gradient_descent(apply_fn: Callable, params: Params, x_train, y_train, *, lr
     current, diverged_step = 0, None
     for s in grid:
         if s > current:
-            p, velocity, bad = advance(p, velocity, x_train, y_train, lr, momentum, current, int(s - current))
+            p, velocity, bad = advance(p, velocity, x_train, y_train, rates, momentum, key, current,
+                                       int(s - current))
             bad = int(bad)
             if bad >= 0:
                 if not allow_divergence:
                     raise FloatingPointError(
                         f"training diverged at step {bad} (loss non-finite or > {DIVERGENCE_LOSS:g}) "
-                        f"with lr={lr}; lower lr, or pass allow_divergence=True to record the divergence")
+                        f"with lr={lr_scalar:.4g}; lower lr, or pass allow_divergence=True to record it")
                 diverged_step = bad
                 break
             current = int(s)
@@ -161,15 +204,14 @@ def gradient_descent(apply_fn: Callable, params: Params, x_train, y_train, *, lr
         if record_params:
             kept_params.append(p)
     rec_steps = np.array(rec_steps, dtype=int)
+    loss_np = lambda f, y: np.array([float(LOSSES[loss](jnp.asarray(fi), y)) for fi in f])
     f_tr = np.stack(f_tr)
-    y_np = np.asarray(y_train)
-    loss_train = 0.5 * np.mean((f_tr - y_np) ** 2, axis=(1, 2))
+    loss_train = loss_np(f_tr, y_train)
     f_te = np.stack(f_te) if x_test is not None else None
-    loss_test = (0.5 * np.mean((f_te - np.asarray(y_test)) ** 2, axis=(1, 2))
-                 if f_te is not None and y_test is not None else None)
-    times = rec_steps * (np.sqrt(lr) if momentum > 0 else lr)
+    loss_test = loss_np(f_te, y_test) if f_te is not None and y_test is not None else None
+    times = rec_steps * (np.sqrt(lr_scalar) if momentum > 0 else lr_scalar)
     return TrainResult(rec_steps, times, f_tr, f_te, loss_train, loss_test, params, p,
-                       kept_params if record_params else None, lr, momentum, diverged_step)
+                       kept_params if record_params else None, lr_scalar, momentum, diverged_step)
 
 
 def check_learning_rate(network: Network, x_train, lr: float, *, out_dim: int = 1,
@@ -207,6 +249,9 @@ def train(network: Network, params: Params, data: Dataset, *, lr: float, steps: 
         raise TypeError(f"data must be an ntklib Dataset, got {type(data).__name__}")
     if data.out_dim != network.out_dim:
         raise ValueError(f"data has {data.out_dim} outputs but the network has out_dim={network.out_dim}")
+    if not isinstance(lr, (int, float, np.floating, np.integer)) or isinstance(lr, bool):
+        raise TypeError(f"train() takes one learning rate, got {type(lr).__name__}; for per-leaf "
+                        "rates call gradient_descent(network.apply_fn, ...) directly")
     lr = v.positive_float("lr", lr)
     check_learning_rate(network, data.x_train, lr, out_dim=data.out_dim, momentum=momentum,
                         allow_divergence=allow_divergence)

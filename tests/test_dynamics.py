@@ -217,3 +217,40 @@ def test_log_steps():
     grid = dynamics.log_steps(1000, num=10)
     assert grid[0] == 0 and grid[-1] == 1000 and np.all(np.diff(grid) > 0)
     assert list(dynamics.log_steps(0)) == [0]
+
+
+def test_per_leaf_learning_rates():
+    x = data.gaussian_inputs(6, 3, seed=1)
+    y = np.ones((6, 1), np.float32)
+    apply_fn = lambda p, x: jnp.tanh(x @ p["w"]) + p["b"]
+    p0 = {"w": jnp.full((3, 1), 0.2), "b": jnp.zeros((1,))}
+    same = dynamics.gradient_descent(apply_fn, p0, x, y, lr={"w": 0.1, "b": 0.1}, steps=15, record=[15])
+    scalar = dynamics.gradient_descent(apply_fn, p0, x, y, lr=0.1, steps=15, record=[15])
+    np.testing.assert_allclose(same.f_train, scalar.f_train, rtol=1e-6)
+    frozen_b = dynamics.gradient_descent(apply_fn, p0, x, y, lr={"w": 0.1, "b": 1e-30}, steps=15, record=[15])
+    np.testing.assert_allclose(frozen_b.params_final["b"], 0.0, atol=1e-20)
+    with pytest.raises(TypeError, match="pytree of positive numbers"):
+        dynamics.gradient_descent(apply_fn, p0, x, y, lr={"w": 0.1}, steps=1)
+    with pytest.raises(ValueError, match="lr \\(per-leaf\\) must be finite and > 0"):
+        dynamics.gradient_descent(apply_fn, p0, x, y, lr={"w": 0.1, "b": -1.0}, steps=1)
+
+
+def test_cross_entropy_and_minibatch_match_hand_loop():
+    ds = data.digits(20, 5, classes=[0, 1, 2], seed=0)
+    net = models.mlp(1, 16, activation="relu", out_dim=3)
+    params = net.init(0, ds.input_dim)
+    res = dynamics.gradient_descent(net.apply_fn, params, ds.x_train, ds.y_train, lr=0.5, steps=12,
+                                    record=[12], loss="cross_entropy", batch_size=8, batch_seed=3)
+    key = jax.random.PRNGKey(3)
+    loss = lambda p, xb, yb: -jnp.mean(jnp.sum(yb * jax.nn.log_softmax(net.apply_fn(p, xb)), axis=-1))
+    p = params
+    for i in range(12):
+        idx = jax.random.choice(jax.random.fold_in(key, i), 20, (8,), replace=False)
+        g = jax.grad(loss)(p, ds.x_train[idx], ds.y_train[idx])
+        p = jax.tree_util.tree_map(lambda a, b: a - 0.5 * b, p, g)
+    np.testing.assert_allclose(res.f_train[-1], net.apply_fn(p, ds.x_train), atol=1e-5)
+    assert res.loss_train[-1] == pytest.approx(float(loss(p, ds.x_train, ds.y_train)), rel=1e-4)
+    with pytest.raises(ValueError, match="batch_size=50 exceeds"):
+        dynamics.gradient_descent(net.apply_fn, params, ds.x_train, ds.y_train, lr=0.5, steps=1, batch_size=50)
+    with pytest.raises(ValueError, match="loss must be one of"):
+        dynamics.gradient_descent(net.apply_fn, params, ds.x_train, ds.y_train, lr=0.5, steps=1, loss="hinge")
