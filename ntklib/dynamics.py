@@ -420,3 +420,151 @@ def nngp_posterior(nngp_train, nngp_test_train, nngp_test_test, y_train, *,
     mean = kx @ solve(y_train)
     cov = kss - kx @ solve(kx.T)
     return mean, cov
+
+
+# ----------------------------------------------------------------------------- linearized weights (eq. 8)
+
+
+def linearized_weights(apply_fn: Callable, params0: Params, x_train, y_train, *, lr: float, steps,
+                       theta_train=None, continuous: bool = False) -> Params:
+    """Weight change ω_s = θ_s − θ_0 of the linearized network after ``steps`` of GD (paper eq. 8).
+
+    Book convention (loss ½·mean over N·k entries, A = I − ηΘ̂_0/(Nk)):
+        ω_s = −J_0ᵀ Θ̂_0^{-1} (I − A^s) (f_0(X) − Y),   J_0 = ∇_θ f(X; θ_0),  Θ̂_0 = J_0 J_0ᵀ,
+    (e^{−ηΘ̂_0 s/(Nk)} with ``continuous``). J_0ᵀ is applied with one vector–Jacobian product, so
+    J_0 is never formed. ``theta_train``: the full (N·k, N·k) empirical NTK at θ_0 (computed when
+    omitted). ``steps``: a number (returns a pytree shaped like ``params0``) or an array (every
+    leaf gets a leading time axis). Θ̂_0^{-1} acts on its range (pseudo-inverse convention of
+    :func:`residual_filter`).
+    """
+    from .kernels import empirical_ntk
+
+    lr = v.positive_float("lr", lr)
+    x_train = jnp.asarray(v.finite_array("x_train", x_train, ndim=2))
+    y_train = v.finite_array("y_train", y_train, ndim=2).astype(np.float64)
+    v.same_length("x_train", x_train, "y_train", y_train)
+    n, k = y_train.shape
+    f0, vjp = jax.vjp(lambda p: apply_fn(p, x_train), params0)
+    if f0.shape != y_train.shape:
+        raise ValueError(f"apply_fn gives outputs of shape {f0.shape} but y_train has shape {y_train.shape}")
+    if theta_train is None:
+        theta_train = empirical_ntk(apply_fn, params0, x_train)
+    theta = v.symmetric_matrix("theta_train", theta_train)
+    if theta.shape != (n * k, n * k):
+        raise ValueError(f"theta_train must be the full ({n * k}, {n * k}) empirical NTK, got {theta.shape}")
+    lam, vecs = _eigh("theta_train", theta)
+    s, scalar = _steps_array(steps)
+    _, ratio = residual_filter(lam, lr, n * k, s, continuous=continuous)  # (T, P): (1 − d)/λ
+    g0 = np.asarray(f0, np.float64).reshape(-1) - y_train.reshape(-1)
+    coeff = -np.einsum("pq,tq,q->tp", vecs, ratio, vecs.T @ g0)  # (T, N·k): −Θ̂^{-1}(I − A^s) g0
+    cot = jnp.asarray(coeff.reshape(len(s), n, k), dtype=f0.dtype)
+    omega = jax.vmap(lambda c: vjp(c)[0])(cot)
+    if scalar:
+        return jax.tree_util.tree_map(lambda leaf: leaf[0], omega)
+    return omega
+
+
+# ----------------------------------------------------------------------------- ensembles
+
+
+@dataclass(frozen=True)
+class EnsembleResult:
+    """Outputs of M independently initialized networks trained together (:func:`train_ensemble`).
+
+    ``steps``/``times`` (T,); ``f_train`` (M, T, N, k); ``f_eval`` (M, T, P, k) on ``x_eval``;
+    ``loss_train`` (M, T) (½·mean MSE); ``seeds`` the M initialization seeds.
+    """
+
+    steps: np.ndarray
+    times: np.ndarray
+    f_train: np.ndarray
+    f_eval: np.ndarray
+    loss_train: np.ndarray
+    seeds: tuple
+    lr: float
+
+
+@lru_cache(maxsize=None)
+def _ensemble_fns(apply_fn: Callable) -> tuple[Callable, Callable]:
+    """Jitted (advance n GD steps of every member at once, evaluate every member on x)."""
+    grad_fn = jax.grad(lambda p, x, y: mse_loss(apply_fn(p, x), y))
+
+    @jax.jit
+    def advance(params, x, y, lr, n):
+        def one(p):
+            def body(_, q):
+                g = grad_fn(q, x, y)
+                return jax.tree_util.tree_map(lambda a, b: a - lr * b, q, g)
+
+            return jax.lax.fori_loop(0, n, body, p)
+
+        return jax.vmap(one)(params)
+
+    evaluate = jax.jit(jax.vmap(apply_fn, in_axes=(0, None)))
+    return advance, evaluate
+
+
+def ensemble_params(network: Network, seeds: Sequence[int], input_dim: int) -> Params:
+    """θ_0 of every seed, stacked on a leading axis: member m equals ``network.init(seeds[m], input_dim)``."""
+    if not isinstance(network, Network):
+        raise TypeError(f"network must be an ntklib Network, got {type(network).__name__}")
+    seeds = [v.nonnegative_int("seed", s) for s in seeds]
+    if not seeds:
+        raise ValueError("seeds must name at least one initialization")
+    shape = (-1, v.positive_int("input_dim", input_dim))
+    keys = jnp.stack([jax.random.PRNGKey(s) for s in seeds])
+    return jax.vmap(lambda key: network.init_fn(key, shape)[1])(keys)
+
+
+def train_ensemble(network: Network, seeds: Sequence[int], data: Dataset, *, lr: float, steps: int,
+                   record: Sequence[int] | None = None, x_eval=None,
+                   member_batch: int | None = None) -> EnsembleResult:
+    """Full-batch GD (½·mean MSE) of one network per seed, vmapped: all members in one jit.
+
+    Member m starts from ``network.init(seeds[m], d)`` and follows exactly the iterates of
+    :func:`gradient_descent` on ``data``; outputs are recorded at the steps in ``record`` (default
+    :func:`log_steps`) on the training inputs and on ``x_eval`` (default ``data.x_test``).
+    ``member_batch`` trains the members in groups of that size (bounds memory). The learning
+    rate is checked against η_critical as in :func:`train`; a diverging member raises.
+    """
+    if not isinstance(network, Network):
+        raise TypeError(f"network must be an ntklib Network, got {type(network).__name__}")
+    if not isinstance(data, Dataset):
+        raise TypeError(f"data must be an ntklib Dataset, got {type(data).__name__}")
+    if data.out_dim != network.out_dim:
+        raise ValueError(f"data has {data.out_dim} outputs but the network has out_dim={network.out_dim}")
+    lr = v.positive_float("lr", lr)
+    steps = v.nonnegative_int("steps", steps)
+    seeds = tuple(v.nonnegative_int("seed", s) for s in seeds)
+    if not seeds:
+        raise ValueError("seeds must name at least one initialization")
+    if member_batch is not None:
+        member_batch = v.positive_int("member_batch", member_batch)
+    x_eval = data.x_test if x_eval is None else v.finite_array("x_eval", x_eval, ndim=2)
+    if x_eval.shape[1] != data.input_dim:
+        raise ValueError(f"x_eval has input dimension {x_eval.shape[1]}, the data {data.input_dim}")
+    check_learning_rate(network, data.x_train, lr, out_dim=data.out_dim)
+    grid = _record_grid(record, steps)
+    x, y, xe = jnp.asarray(data.x_train), jnp.asarray(data.y_train), jnp.asarray(x_eval)
+    advance, evaluate = _ensemble_fns(network.apply_fn)
+    size = member_batch or len(seeds)
+    f_train, f_eval = [], []
+    for start in range(0, len(seeds), size):
+        params = ensemble_params(network, seeds[start:start + size], data.input_dim)
+        tr, ev, current = [], [], 0
+        for s in grid:
+            if s > current:
+                params = advance(params, x, y, lr, int(s - current))
+                current = int(s)
+            tr.append(np.asarray(evaluate(params, x)))
+            ev.append(np.asarray(evaluate(params, xe)))
+        f_train.append(np.stack(tr, axis=1))
+        f_eval.append(np.stack(ev, axis=1))
+    f_train = np.concatenate(f_train)
+    f_eval = np.concatenate(f_eval)
+    loss = 0.5 * np.mean((f_train - np.asarray(data.y_train)[None, None]) ** 2, axis=(2, 3))
+    bad = ~np.isfinite(loss) | (loss > DIVERGENCE_LOSS)
+    if np.any(bad):
+        member = int(np.argmax(bad.any(axis=1)))
+        raise FloatingPointError(f"member with seed {seeds[member]} diverged (lr={lr:.4g}); lower lr")
+    return EnsembleResult(grid, grid * lr, f_train, f_eval, loss, seeds, lr)

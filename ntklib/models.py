@@ -167,3 +167,109 @@ def parameter_distance(params0: Params, params1: Params) -> float:
     sq = sum(float(jnp.sum((a - b) ** 2)) for a, b in
              zip(jax.tree_util.tree_leaves(params1), jax.tree_util.tree_leaves(params0)))
     return float(np.sqrt(sq))
+
+
+# ----------------------------------------------------------------------------- SM §F: NTK ↔ standard
+
+
+def _same_family(network: Network, name: str) -> None:
+    if not isinstance(network, Network):
+        raise TypeError(f"{name} must be an ntklib Network, got {type(network).__name__}")
+
+
+def _per_leaf_rates(lr, params: Params) -> list:
+    """``lr`` (a number or a pytree shaped like ``params``) as one (W-rate, b-rate) pair per layer slot."""
+    if isinstance(lr, (int, float, np.floating, np.integer)) and not isinstance(lr, bool):
+        eta = v.positive_float("lr", lr)
+        return [((eta, None if p[1] is None else eta) if len(p) > 0 else ()) for p in params]
+    if not isinstance(lr, (list, tuple)) or len(lr) != len(params):
+        raise TypeError("lr must be a positive number or a pytree of rates shaped like params "
+                        f"(a list of {len(params)} layer entries), got {type(lr).__name__}")
+    out = []
+    for i, (p, r) in enumerate(zip(params, lr)):
+        if len(p) == 0:
+            out.append(())
+            continue
+        if not isinstance(r, (list, tuple)) or len(r) != 2:
+            raise TypeError(f"lr[{i}] must be a (W rate, b rate) pair, got {r!r}")
+        w_rate = v.positive_float(f"lr[{i}][0]", float(r[0]))
+        b_rate = None if p[1] is None else v.positive_float(f"lr[{i}][1]", float(r[1]))
+        out.append((w_rate, b_rate))
+    return out
+
+
+def equivalent_learning_rates(network: Network, params: Params, lr, *, to: str) -> Params:
+    """Per-leaf learning rates that make GD in the other parameterization follow the same path
+    (paper SM §F, eq. S36–S37).
+
+    With W = (σ_w/√n_in) ω and b = σ_b β, a GD step of rate η_ω on ω moves W by
+    −η_ω (σ_w²/n_in) ∂L/∂W, and a step of rate η_β on β moves b by −η_β σ_b² ∂L/∂b. Hence
+
+        to="standard":  η^l_{W,std} = η^l_ω σ_w² / n_in,   η^l_{b,std} = η^l_β σ_b²;
+        to="ntk":       η^l_ω = η^l_{W,std} n_in / σ_w²,   η^l_β = η^l_{b,std} / σ_b²,
+
+    which for η_std = η_0/n_max is eq. S37: η_ω = n_l η_0/(n_max σ_w²), η_β = η_0/(n_max σ_b²).
+    ``network`` supplies σ_w², σ_b² (its own parameterization is not used); ``params`` supplies
+    each layer's fan-in n_in and the pytree structure (the same in both parameterizations);
+    ``lr`` is a number or a per-leaf pytree in the *source* parameterization. Returns a pytree
+    with the structure of ``params`` (one rate per W and b, () for activation layers), usable as
+    ``lr`` in :func:`ntklib.dynamics.gradient_descent`.
+    """
+    _same_family(network, "network")
+    v.choice("to", to, PARAMETERIZATIONS)
+    rates = _per_leaf_rates(lr, params)
+    out = []
+    for p, r in zip(params, rates):
+        if len(p) == 0:
+            out.append(())
+            continue
+        n_in = int(p[0].shape[0])
+        w_factor = network.sigma_w2 / n_in
+        b_factor = network.sigma_b2
+        if to == "ntk":
+            w_factor, b_factor = 1.0 / w_factor, (1.0 / b_factor if b_factor > 0 else 0.0)
+        w_rate, b_rate = r
+        out.append((w_rate * w_factor, None if b_rate is None else b_rate * b_factor))
+    return out
+
+
+def ntk_to_standard_params(network: Network, params: Params) -> Params:
+    """Map NTK-parameterization variables (ω, β) to the equivalent standard-parameterization
+    weights: W = σ_w ω / √n_in, b = σ_b β (paper eq. 1 and SM §F).
+
+    ``network`` must be the NTK-parameterized network that ``params`` belong to; the result,
+    fed to the ``parameterization="standard"`` network with the same σ's, computes the same
+    function.
+    """
+    _same_family(network, "network")
+    if network.parameterization != "ntk":
+        raise ValueError(f"network must use parameterization='ntk', got {network.parameterization!r}")
+    sw, sb = network.sigma_w2 ** 0.5, network.sigma_b2 ** 0.5
+    out = []
+    for p in params:
+        if len(p) == 0:
+            out.append(p)
+            continue
+        w, b = p
+        out.append((w * (sw / w.shape[0] ** 0.5), None if b is None else b * sb))
+    return out
+
+
+def standard_to_ntk_params(network: Network, params: Params) -> Params:
+    """Inverse of :func:`ntk_to_standard_params`: ω = √n_in W / σ_w, β = b / σ_b.
+
+    ``network`` is either network of the pair (only σ_w², σ_b² are read); σ_b² must be > 0
+    when the layers have biases.
+    """
+    _same_family(network, "network")
+    sw, sb = network.sigma_w2 ** 0.5, network.sigma_b2 ** 0.5
+    out = []
+    for p in params:
+        if len(p) == 0:
+            out.append(p)
+            continue
+        w, b = p
+        if b is not None and sb == 0:
+            raise ValueError("params have biases but network.sigma_b2 = 0: β = b/σ_b is undefined")
+        out.append((w * (w.shape[0] ** 0.5 / sw), None if b is None else b / sb))
+    return out

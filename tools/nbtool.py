@@ -85,7 +85,7 @@ def sync(paths=None, check=False) -> int:
         if stale and stale[-1] == path and not check:
             save(nb, path)
     for p in stale:
-        print(("out of date: " if check else "synced: ") + str(Path(p).relative_to(ROOT)))
+        print(("out of date: " if check else "synced: ") + str(Path(p).resolve().relative_to(ROOT)))
     return 1 if (check and stale) else 0
 
 

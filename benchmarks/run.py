@@ -1,0 +1,288 @@
+"""Benchmark suite for ntklib (issue: fast width sweeps). One command:
+
+    make bench            # or: .venv/bin/python benchmarks/run.py [--quick] [--skip-book]
+
+Writes benchmarks/results/latest.md (a markdown table per section; medians over repeats) and
+prints it. Timings are wall-clock medians after one warm-up (compilation excluded); memory is
+XLA's compiled peak (arguments + outputs + temporaries) of each jitted computation.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("TQDM_DISABLE", "1")
+
+import ntklib  # noqa: E402  (quiet TensorFlow first)
+import jax  # noqa: E402
+import jax.numpy as jnp  # noqa: E402
+import numpy as np  # noqa: E402
+
+from ntklib import data, dynamics, kernels, models  # noqa: E402
+
+nt = models.nt
+ROOT = Path(__file__).resolve().parents[1]
+OUT = ROOT / "benchmarks" / "results"
+
+
+def median_time(fn, repeats: int = 5) -> float:
+    """Median wall time of fn() (result blocked) after one warm-up call."""
+    jax.block_until_ready(fn())
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        jax.block_until_ready(fn())
+        times.append(time.perf_counter() - t0)
+    return float(np.median(times))
+
+
+def peak_bytes(jitted, *args) -> int:
+    """XLA's compiled memory: arguments + outputs + temporaries."""
+    stats = jitted.lower(*args).compile().memory_analysis()
+    return int(stats.argument_size_in_bytes + stats.output_size_in_bytes + stats.temp_size_in_bytes)
+
+
+def table(headers, rows) -> str:
+    out = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+    out += ["| " + " | ".join(str(c) for c in r) + " |" for r in rows]
+    return "\n".join(out)
+
+
+def mib(b: float) -> str:
+    return f"{b / 2**20:.1f}"
+
+
+# ----------------------------------------------------------------------------- matmul rate
+
+
+def matmul_rate(n: int = 2048) -> float:
+    """Measured f32 GFLOP/s of an n×n matmul (the FLOP floor's unit)."""
+    a = jax.random.normal(jax.random.PRNGKey(0), (n, n))
+    f = jax.jit(lambda a: a @ a)
+    return 2 * n ** 3 / median_time(lambda: f(a), repeats=7) / 1e9
+
+
+# ----------------------------------------------------------------------------- GD steps
+
+
+def gd_step_efficiency(rate_gflops: float, quick: bool):
+    """Time per full-batch GD step (jit + fori_loop) vs the FLOP floor of forward + backward."""
+    rows = []
+    configs = [(1, 16384, 128), (3, 2048, 128)] if not quick else [(1, 4096, 64), (3, 512, 64)]
+    ds = data.digits(128, 8, binary=True)
+    for depth, width, n in configs:
+        net = models.mlp(depth, width)
+        params = net.init(0, 64)
+        x, y = ds.x_train[:n], ds.y_train[:n]
+        steps = 20
+        # XLA's own FLOP count of one loss+gradient evaluation
+        grad = jax.jit(jax.grad(lambda p: dynamics.mse_loss(net.apply_fn(p, x), y)))
+        flops = grad.lower(params).compile().cost_analysis()["flops"]
+        advance = dynamics._advance_fn(net.apply_fn, "mse", None)
+        rates = jax.tree_util.tree_map(lambda _: 0.1, params)
+        vel = jax.tree_util.tree_map(jnp.zeros_like, params)
+        key = jax.random.PRNGKey(0)
+        run = lambda: advance(params, vel, x, y, rates, 0.0, key, 0, steps)[0]
+        per_step = median_time(run, repeats=3) / steps
+        floor = flops / (rate_gflops * 1e9)
+        rows.append((depth, width, n, f"{flops / 1e9:.2f}", f"{per_step * 1e3:.1f}", f"{floor * 1e3:.1f}",
+                     f"{per_step / floor:.2f}"))
+    return table(["depth", "width", "N", "GFLOP/step (XLA)", "ms/step", "floor ms/step", "ratio"], rows)
+
+
+# ----------------------------------------------------------------------------- empirical NTK
+
+
+def _nt_fn(apply_fn, impl):
+    return jax.jit(nt.empirical_ntk_fn(apply_fn, trace_axes=(), vmap_axes=0, implementation=impl))
+
+
+def ntk_costs(quick: bool):
+    """Time and XLA peak memory of the empirical NTK: brute force, ntklib (both paths), NT (two)."""
+    rows = []
+    sweep = [("width", 1, w, 64) for w in ([256, 1024, 4096] if not quick else [256, 1024])]
+    sweep += [("|D|", 1, 1024, n) for n in ([32, 128, 256] if not quick else [32, 128])]
+    sweep += [("depth 3", 3, w, 64) for w in ([256, 1024] if not quick else [256])]
+    for label, depth, width, n in sweep:
+        net = models.mlp(depth, width)
+        params = net.init(0, 64)
+        x = jnp.asarray(data.gaussian_inputs(n, 64))
+
+        def brute(p, x):
+            jac = jax.jacrev(lambda q: net.apply_fn(q, x))(p)
+            flat = jnp.concatenate([l.reshape(n, -1) for l in jax.tree_util.tree_leaves(jac)], axis=1)
+            return flat @ flat.T
+
+        fns = {
+            "brute-force J Jᵀ": jax.jit(brute),
+            "ntklib (Network)": jax.jit(lambda p, x: kernels._mlp_ntk(net, p, x, x)),
+            "ntklib (apply_fn)": jax.jit(lambda p, x: kernels._jacobian_block_ntk(net.apply_fn, p, x, x)),
+            "NT jacobian-contraction": _nt_fn(net.apply_fn, nt.NtkImplementation.JACOBIAN_CONTRACTION),
+            "NT ntk-vector-products": _nt_fn(net.apply_fn, nt.NtkImplementation.NTK_VECTOR_PRODUCTS),
+        }
+        results = {}
+        for name, f in fns.items():
+            if name.startswith("NT"):
+                call = lambda f=f: f(x, None, params)
+                mem = peak_bytes(f, x, None, params)
+            else:
+                call = lambda f=f: f(params, x)
+                mem = peak_bytes(f, params, x)
+            results[name] = (median_time(call, repeats=3), mem)
+        best_nt = min(t for k, (t, _) in results.items() if k.startswith("NT"))
+        for name, (t, mem) in results.items():
+            rows.append((label, depth, width, n, name, f"{t * 1e3:.1f}", mib(mem), f"{t / best_nt:.2f}"))
+    return table(["sweep", "depth", "width", "N", "method", "ms", "peak MiB", "time / best NT"], rows)
+
+
+def jacobian_budget_check():
+    """The generic path never forms more than max_jacobian_bytes of Jacobian at once."""
+    net = models.mlp(1, 2048)
+    params = net.init(0, 64)
+    x = data.gaussian_inputs(64, 64)
+    n_params = models.parameter_count(params)
+    full = 64 * n_params * 4
+    budget = full // 8
+    t0 = time.perf_counter()
+    blocked = kernels.empirical_ntk(net.apply_fn, params, x, max_jacobian_bytes=budget)
+    t_blocked = time.perf_counter() - t0
+    ref = kernels.empirical_ntk(net, params, x)
+    err = float(np.max(np.abs(blocked - ref)) / np.max(np.abs(ref)))
+    block = max(1, budget // (2 * 4 * n_params))
+    return table(["params", "full J (MiB)", "budget (MiB)", "block rows", "max rel. diff vs exact", "s"],
+                 [(n_params, mib(full), mib(budget), block, f"{err:.1e}", f"{t_blocked:.2f}")])
+
+
+# ----------------------------------------------------------------------------- f_lin sweep
+
+
+def linearization_sweep(quick: bool):
+    """Net-vs-f_lin test outputs over a width sweep: closed form (one eigh) vs weight-space GD."""
+    ds = data.digits(128, 64, binary=True)
+    widths = [256, 512, 1024, 2048] if not quick else [256, 512]
+    seeds = [0, 1]
+    steps, record = 1000, dynamics.log_steps(1000, 20)
+
+    def closed_form():
+        outs = []
+        for w in widths:
+            net = models.mlp(3, w)
+            lr = 0.5 * kernels.eta_critical(kernels.analytic_ntk(net, ds.x_train))
+            for s in seeds:
+                p = net.init(s, 64)
+                th = kernels.empirical_ntk(net, p, ds.x_train)
+                thx = kernels.empirical_ntk(net, p, ds.x_test, ds.x_train)
+                f0, f0x = net.apply_fn(p, ds.x_train), net.apply_fn(p, ds.x_test)
+                outs.append(dynamics.linearized_outputs(th, thx, f0, f0x, ds.y_train, lr=lr, steps=record)[1])
+        return outs
+
+    def weight_space():
+        outs = []
+        for w in widths:
+            net = models.mlp(3, w)
+            lr = 0.5 * kernels.eta_critical(kernels.analytic_ntk(net, ds.x_train))
+            for s in seeds:
+                p = net.init(s, 64)
+                f_lin = nt.linearize(net.apply_fn, p)
+                res = dynamics.gradient_descent(f_lin, p, ds.x_train, ds.y_train, x_test=ds.x_test, lr=lr,
+                                                steps=steps, record=record)
+                outs.append(res.f_test)
+        return outs
+
+    closed_form()  # warm-up (compilation)
+    t0 = time.perf_counter(); a = closed_form(); t_closed = time.perf_counter() - t0
+    weight_space()
+    t0 = time.perf_counter(); b = weight_space(); t_weight = time.perf_counter() - t0
+    diff = max(float(np.max(np.abs(x - y))) for x, y in zip(a, b))
+    return table(["widths", "seeds", "steps", "closed form (s)", "weight-space GD (s)", "speed-up",
+                  "max |Δf_test|"],
+                 [(widths, len(seeds), steps, f"{t_closed:.2f}", f"{t_weight:.2f}",
+                   f"{t_weight / t_closed:.1f}x", f"{diff:.1e}")])
+
+
+# ----------------------------------------------------------------------------- the book
+
+
+def book_times():
+    """Cold execution of every notebook (fresh kernel each) and a cached rebuild of the book."""
+    rows = []
+    env = dict(os.environ, TQDM_DISABLE="1")
+    notebooks = sorted((ROOT / "chapters").glob("*.ipynb"))
+    tmp = ROOT / "_build" / "bench"
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    tmp.mkdir(parents=True)
+    total = 0.0
+    for nb in notebooks:
+        copy = ROOT / "chapters" / f".bench_{nb.name}"
+        shutil.copy(nb, copy)
+        t0 = time.perf_counter()
+        proc = subprocess.run([sys.executable, str(ROOT / "tools" / "nbtool.py"), "execute", str(copy)],
+                              env=env, capture_output=True, text=True)
+        dt = time.perf_counter() - t0
+        copy.unlink()
+        total += dt
+        rows.append((nb.name, f"{dt:.0f}", "ok" if proc.returncode == 0 else "FAILED", "yes" if dt <= 90 else "NO"))
+    rows.append(("**all notebooks**", f"{total:.0f}", "", "yes" if total <= 360 else "NO"))
+    jb = str(ROOT / ".venv" / "bin" / "jupyter-book")
+    shutil.rmtree(ROOT / "_build" / ".jupyter_cache", ignore_errors=True)
+    shutil.rmtree(ROOT / "_build" / "html", ignore_errors=True)
+    t0 = time.perf_counter()
+    subprocess.run([jb, "build", str(ROOT), "-W", "-n", "--keep-going"], env=env, capture_output=True, check=True)
+    cold = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    subprocess.run([jb, "build", str(ROOT), "-W", "-n", "--keep-going"], env=env, capture_output=True, check=True)
+    warm = time.perf_counter() - t0
+    rows.append(("book build, cold cache", f"{cold:.0f}", "", ""))
+    rows.append(("book build, nothing changed", f"{warm:.0f}", f"{warm / cold:.0%} of cold", "yes" if warm <= 0.1 * cold else "NO"))
+    return table(["notebook / build", "seconds", "status", "within target"], rows)
+
+
+def widths_reached():
+    """The widest networks the ci-scale settings use (from ntklib.config)."""
+    rows = []
+    for chapter, scales in ntklib.config.all_settings().items():
+        ci = scales["ci"]
+        keys = [k for k in ci if "width" in k]
+        for k in keys:
+            val = ci[k]
+            top = max(val) if isinstance(val, (list, tuple)) else val
+            rows.append((chapter, k, top))
+    return table(["chapter", "setting", "max width at ci"], rows)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="small sizes (a smoke run)")
+    parser.add_argument("--skip-book", action="store_true", help="skip the notebook/book timings")
+    args = parser.parse_args()
+    OUT.mkdir(parents=True, exist_ok=True)
+    rate = matmul_rate()
+    sections = [
+        "# ntklib benchmarks",
+        f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+        f"{platform.python_version()}; jax {jax.__version__}, neural-tangents {nt.__version__}, "
+        f"devices {[d.platform for d in jax.devices()]}. Measured f32 matmul rate: {rate:.0f} GFLOP/s.",
+        "## Full-batch GD step vs the FLOP floor", gd_step_efficiency(rate, args.quick),
+        "## Empirical NTK: time and peak memory", ntk_costs(args.quick),
+        "## Generic path under a Jacobian memory budget", jacobian_budget_check(),
+        "## Linearized model over a width sweep: closed form vs weight-space GD", linearization_sweep(args.quick),
+        "## Widths at ci scale", widths_reached(),
+    ]
+    if not args.skip_book:
+        sections += ["## Notebooks and book build", book_times()]
+    text = "\n\n".join(sections) + "\n"
+    (OUT / "latest.md").write_text(text)
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
