@@ -56,3 +56,6 @@ lock: env
 
 clean:
 	rm -rf _build
+
+bench: env
+	$(BIN)/python benchmarks/run.py
