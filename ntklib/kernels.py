@@ -41,8 +41,12 @@ def _layer_scales(network: Network, W, b) -> tuple[float, float]:
     return 1.0, (1.0 if b is not None else 0.0)
 
 
-def _mlp_deltas(network: Network, params: Params, x: jax.Array):
-    """Layer inputs x^{l-1} (N, n_{l-1}) and back-propagated δ^l = ∂f_a/∂h^l, shape (k, N, n_l)."""
+def layer_jacobian_factors(network: Network, params: Params, x: jax.Array) -> list[tuple]:
+    """Per Dense layer l: (x^{l-1} (N, n_{l-1}), δ^l = ∂f/∂h^l (k, N, n_l), c_w, c_b).
+
+    The Jacobian of layer l factorizes: ∂f_a(x)/∂ω^l_{ij} = c_w^{1/2} x^{l-1}_i δ^l_{a,j} and
+    ∂f_a(x)/∂β^l_j = c_b^{1/2} δ^l_{a,j}, so Θ = Σ_l (c_w x^{l-1}x'^{l-1ᵀ} + c_b) · δ^l δ'^{lᵀ}.
+    """
     dense = dense_layers(params)
     eps = [jnp.zeros((x.shape[0], W.shape[1]), x.dtype) for W, _ in dense]
     (out, inputs), vjp = jax.vjp(lambda e: forward_features(network, params, x, e), eps)
@@ -50,17 +54,16 @@ def _mlp_deltas(network: Network, params: Params, x: jax.Array):
     cotangents = jnp.broadcast_to(jnp.eye(k, dtype=out.dtype)[:, None, :], (k,) + out.shape)
     zeros_inputs = [jnp.zeros_like(a) for a in inputs]
     deltas = jax.vmap(lambda ct: vjp((ct, zeros_inputs))[0])(cotangents)
-    return inputs, deltas
+    return [(a, e) + _layer_scales(network, W, b) for (W, b), a, e in zip(dense, inputs, deltas)]
 
 
 @partial(jax.jit, static_argnums=(0,))
 def _mlp_ntk(network: Network, params: Params, x1, x2):
-    in1, d1 = _mlp_deltas(network, params, x1)
-    in2, d2 = _mlp_deltas(network, params, x2)
-    n1, n2, k = x1.shape[0], x2.shape[0], d1[0].shape[0]
+    f1 = layer_jacobian_factors(network, params, x1)
+    f2 = layer_jacobian_factors(network, params, x2)
+    n1, n2, k = x1.shape[0], x2.shape[0], f1[0][1].shape[0]
     theta = jnp.zeros((n1, k, n2, k), x1.dtype)
-    for (W, b), a1, a2, e1, e2 in zip(dense_layers(params), in1, in2, d1, d2):
-        c_w, c_b = _layer_scales(network, W, b)
+    for (a1, e1, c_w, c_b), (a2, e2, _, _) in zip(f1, f2):
         gram = c_w * a1 @ a2.T + c_b  # Σ over the layer's parameters of ∂h·∂h'
         theta = theta + gram[:, None, :, None] * jnp.einsum("aim,bjm->iajb", e1, e2)
     return theta.reshape(n1 * k, n2 * k)

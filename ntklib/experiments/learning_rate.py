@@ -1,0 +1,152 @@
+"""The book's learning-rate experiment: η = c·η_critical swept across the threshold of Theorem 2.1.
+
+The paper states the condition η < η_critical = 2Nk/(λ_min + λ_max) (book convention) but runs
+no such sweep; this module is the book's own experiment. For each network and multiplier c it
+trains the network by full-batch GD (divergence allowed and recorded), evaluates its
+linearization exactly (:func:`ntklib.dynamics.linearized_outputs` with Θ̂_0) and records how far
+the empirical NTK moved — the catapult picture of Lewkowycz et al. (2020).
+"""
+
+from __future__ import annotations
+
+from typing import Mapping, Sequence
+
+import jax.numpy as jnp
+import numpy as np
+import pandas as pd
+
+from .. import _validate as v
+from ..data import Dataset
+from ..dynamics import gradient_descent, linearized_outputs, log_steps
+from ..kernels import analytic_ntk, empirical_ntk, eta_critical
+from ..models import Network, Params, forward_features
+from . import progress
+
+OUTCOMES = ("linear", "catapult", "stuck", "diverged")
+
+
+def dead_fraction(network: Network, params: Params, x) -> float:
+    """Fraction of hidden units (all layers) whose pre-activation is ≤ 0 on every input of ``x``.
+
+    For ReLU such a unit has zero gradient on the data and never recovers ("dead"); for smooth
+    activations the number is reported but means nothing.
+    """
+    if not isinstance(network, Network):
+        raise TypeError(f"network must be an ntklib Network, got {type(network).__name__}")
+    x = jnp.asarray(v.finite_array("x", x, ndim=2))
+    _, inputs = forward_features(network, params, x)
+    hidden = inputs[1:]  # x^1 … x^L = φ(h^l); for ReLU x^l > 0 ⇔ h^l > 0
+    if not hidden:
+        return 0.0
+    if network.activation != "relu":
+        return float("nan")
+    dead = sum(int(np.sum(np.all(np.asarray(a) <= 0, axis=0))) for a in hidden)
+    return dead / sum(a.shape[1] for a in hidden)
+
+
+def classify(nn_diverged: bool, lin_diverged: bool, loss_ratio: float, *, trained_below: float = 0.5) -> str:
+    """One word per run: "diverged" (network loss blew up), "stuck" (finite but final/initial loss
+    ≥ ``trained_below``), "catapult" (network trains while its linearization diverges), "linear"."""
+    if nn_diverged:
+        return "diverged"
+    if not np.isfinite(loss_ratio) or loss_ratio >= trained_below:
+        return "stuck"
+    return "catapult" if lin_diverged else "linear"
+
+
+def lr_run(network: Network, params: Params, data: Dataset, *, lr: float, steps: int,
+           eta_crit: float) -> dict[str, float]:
+    """One run at rate ``lr``: the network by GD, its linearization in closed form, and metrics.
+
+    Returns c = lr/η_crit, whether the network and the linear model diverge (the latter iff
+    η λ_max(Θ̂_0)/(Nk) > 2, with c_lin = 2Nk/(λ_max(Θ̂_0) η_crit) its exact threshold), initial,
+    peak and final training loss, the kernel's relative move ||Θ̂_T − Θ̂_0||_F/||Θ̂_0||_F, the
+    RMS test-output gap to the linearization (if neither diverged), the dead-unit fraction and
+    the outcome label of :func:`classify`.
+    """
+    lr = v.positive_float("lr", lr)
+    eta_crit = v.positive_float("eta_crit", eta_crit)
+    steps = v.positive_int("steps", steps)
+    res = gradient_descent(network.apply_fn, params, data.x_train, data.y_train, lr=lr, steps=steps,
+                           x_test=data.x_test, y_test=data.y_test, record=log_steps(steps, 20),
+                           allow_divergence=True)
+    n_out = data.y_train.size
+    theta0 = empirical_ntk(network, params, data.x_train).astype(np.float64)
+    lam_max = float(np.linalg.eigvalsh(theta0)[-1])
+    lin_threshold = 2.0 * n_out / lam_max
+    lin_diverged = lr > lin_threshold
+    loss0 = float(res.loss_train[0])
+    out = {"c": lr / eta_crit, "lr": lr, "nn_diverged": res.diverged, "lin_diverged": lin_diverged,
+           "c_lin": lin_threshold / eta_crit, "loss_0": loss0,
+           "loss_peak_ratio": float(np.max(res.loss_train)) / loss0,
+           "loss_ratio": float("nan"), "kernel_change": float("nan"), "lin_gap_test": float("nan"),
+           "dead_fraction": float("nan")}
+    if not res.diverged:
+        out["loss_ratio"] = float(res.loss_train[-1]) / loss0
+        theta_t = empirical_ntk(network, res.params_final, data.x_train).astype(np.float64)
+        out["kernel_change"] = float(np.linalg.norm(theta_t - theta0) / np.linalg.norm(theta0))
+        out["dead_fraction"] = dead_fraction(network, res.params_final, data.x_train)
+        if not lin_diverged:
+            theta_x = empirical_ntk(network, params, data.x_test, data.x_train)
+            _, flin_test = linearized_outputs(theta0, theta_x, res.f_train[0], res.f_test[0], data.y_train,
+                                              lr=lr, steps=steps)
+            out["lin_gap_test"] = float(np.sqrt(np.mean((res.f_test[-1] - flin_test) ** 2)))
+    out["outcome"] = classify(out["nn_diverged"], lin_diverged, out["loss_ratio"])
+    return out
+
+
+def learning_rate_sweep(networks: Mapping[str, Network], data: Dataset, multipliers: Sequence[float], *,
+                        steps: int, seeds: Sequence[int] = (0,)) -> pd.DataFrame:
+    """Train every network at η = c·η_critical for every c in ``multipliers`` and seed.
+
+    η_critical = 2Nk/(λ_min + λ_max) of each network's *analytic* NTK on ``data.x_train``.
+    Returns a tidy frame: one row per (net, seed, c) with the columns of :func:`lr_run` plus
+    ``net``, ``seed`` and ``eta_crit``.
+    """
+    if not networks:
+        raise ValueError("networks must name at least one network")
+    mults = [v.positive_float("multiplier", float(c)) for c in multipliers]
+    if not mults:
+        raise ValueError("multipliers must not be empty")
+    seeds = [v.nonnegative_int("seed", int(s)) for s in seeds]
+    jobs = [(name, s, c) for name in networks for s in seeds for c in mults]
+    eta_c = {name: eta_critical(analytic_ntk(net, data.x_train), out_dim=data.out_dim)
+             for name, net in networks.items()}
+    rows, init = [], {}
+    for name, seed, c in progress(jobs, total=len(jobs), desc="learning-rate sweep"):
+        net = networks[name]
+        if (name, seed) not in init:
+            init[(name, seed)] = net.init(seed, data.input_dim)
+        run = lr_run(net, init[(name, seed)], data, lr=c * eta_c[name], steps=steps, eta_crit=eta_c[name])
+        rows.append({"net": name, "seed": seed, "eta_crit": eta_c[name], **run})
+    return pd.DataFrame(rows)
+
+
+def boundaries(frame: pd.DataFrame) -> pd.DataFrame:
+    """Per network, the measured thresholds on the c grid (NaN where the grid shows none).
+
+    ``c_lin_exact``: mean over seeds of the linear model's exact threshold 2Nk/(λ_max(Θ̂_0) η_crit);
+    ``c_lin``: smallest c at which the linearization diverged; ``c_max_trained``: largest c at which
+    the network still trained (outcome linear or catapult) in every seed; ``c_nn_diverged``: smallest
+    c at which the network diverged in some seed; ``c_stuck``: smallest c with a stuck run.
+    """
+    need = {"net", "c", "c_lin", "lin_diverged", "nn_diverged", "outcome"}
+    missing = need - set(frame.columns)
+    if missing:
+        raise ValueError(f"frame lacks columns {sorted(missing)}; pass learning_rate_sweep's output")
+
+    def smallest(mask, cs):
+        return float(cs[mask].min()) if mask.any() else float("nan")
+
+    rows = []
+    for name, g in frame.groupby("net", sort=False):
+        per_c = g.groupby("c")
+        cs = np.array(sorted(g["c"].unique()))
+        trained = per_c["outcome"].agg(lambda o: bool(np.all(o.isin(["linear", "catapult"])))).reindex(cs).to_numpy()
+        lin = per_c["lin_diverged"].any().reindex(cs).to_numpy()
+        div = per_c["nn_diverged"].any().reindex(cs).to_numpy()
+        stuck = per_c["outcome"].agg(lambda o: bool(np.any(o == "stuck"))).reindex(cs).to_numpy()
+        rows.append({"net": name, "c_lin_exact": float(g["c_lin"].mean()), "c_lin": smallest(lin, cs),
+                     "c_max_trained": float(cs[trained].max()) if trained.any() else float("nan"),
+                     "c_nn_diverged": smallest(div, cs), "c_stuck": smallest(stuck, cs)})
+    return pd.DataFrame(rows)

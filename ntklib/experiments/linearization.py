@@ -1,0 +1,417 @@
+"""Chapter 3 runners: a network against its linearization (paper Fig. 3, S5) and an ensemble of
+networks against the NTK Gaussian process (Fig. 2).
+
+Book convention throughout (see :mod:`ntklib.dynamics`): the loss is ½·mean over the N·k output
+entries, time is t = η·steps, and the linearized model f_lin is evaluated with the closed forms
+of eq. 8–11 in their discrete-time version, which equal gradient descent on f_lin step by step.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Sequence
+
+import jax
+import numpy as np
+import pandas as pd
+
+from .. import _validate as v
+from .. import data as data_mod
+from .. import dynamics, kernels, models
+from ..data import Dataset
+from ..models import Network, Params
+from . import progress
+
+KernelFn = Callable[[np.ndarray, np.ndarray | None], tuple[np.ndarray, np.ndarray]]
+
+
+# ----------------------------------------------------------------------------- helpers
+
+
+def analytic_kernel_fn(network: Network) -> KernelFn:
+    """(x1, x2) ↦ (K, Θ) of the infinite-width ``network``, float64.
+
+    ReLU and erf use the closed forms of SM §C/§E (:func:`ntklib.kernels.relu_kernels`,
+    :func:`ntklib.kernels.erf_kernels`); tanh falls back to neural-tangents' quadrature.
+    """
+    if not isinstance(network, Network):
+        raise TypeError(f"network must be an ntklib Network, got {type(network).__name__}")
+    closed = {"relu": kernels.relu_kernels, "erf": kernels.erf_kernels}.get(network.activation)
+    if closed is not None:
+        return lambda x1, x2=None: closed(x1, x2, depth=network.depth, sigma_w2=network.sigma_w2,
+                                          sigma_b2=network.sigma_b2)
+    return lambda x1, x2=None: tuple(np.asarray(a, np.float64)
+                                     for a in kernels.analytic_kernels(network, x1, x2))
+
+
+def rmse(a, b, axis=None) -> np.ndarray:
+    """Root mean squared difference √⟨(a − b)²⟩ (over all axes, or over ``axis``)."""
+    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    return np.sqrt(np.mean((a - b) ** 2, axis=axis))
+
+
+def flatten_params(params: Params) -> np.ndarray:
+    """All trainable scalars of a parameter pytree as one float64 vector (leaf order)."""
+    leaves = jax.tree_util.tree_leaves(params)
+    return np.concatenate([np.asarray(leaf, np.float64).ravel() for leaf in leaves])
+
+
+def _closed_form(theta, theta_x, f0, f0x, y, lr, steps, continuous=False):
+    return dynamics.linearized_outputs(theta, theta_x, f0, f0x, y, lr=lr, steps=steps,
+                                       continuous=continuous)
+
+
+# ----------------------------------------------------------------------------- one network (Fig. 3)
+
+
+@dataclass(frozen=True)
+class LinearizationRun:
+    """A network trained by full-batch GD and its linearization at the same recorded steps.
+
+    Outputs have shape (T, ·, k). ``lin_*``: f_lin with the empirical Θ̂_0 (discrete closed form,
+    eq. 9–11); ``lin_analytic_test``: f_lin with the analytic Θ in place of Θ̂_0 (same f_0);
+    ``lin_continuous_test``: the gradient-flow form e^{−ηΘ̂_0 t/(Nk)}. ``omega_net``/``omega_lin``:
+    final weight changes θ_T − θ_0 of the network and of f_lin (eq. 8), flattened.
+    ``theta_train``/``theta_test_train``: Θ̂_0(X, X) and Θ̂_0(x, X); ``params0``/``params_final``:
+    the network's θ_0 and θ_T.
+    """
+
+    steps: np.ndarray
+    times: np.ndarray
+    lr: float
+    eta_critical: float
+    net_train: np.ndarray
+    net_test: np.ndarray
+    lin_train: np.ndarray
+    lin_test: np.ndarray
+    lin_analytic_test: np.ndarray
+    lin_continuous_train: np.ndarray
+    lin_continuous_test: np.ndarray
+    loss_net_train: np.ndarray
+    loss_net_test: np.ndarray
+    loss_lin_train: np.ndarray
+    loss_lin_test: np.ndarray
+    omega_net: np.ndarray
+    omega_lin: np.ndarray
+    theta_train: np.ndarray
+    theta_test_train: np.ndarray
+    params0: Params
+    params_final: Params
+
+    @property
+    def rmse_empirical(self) -> np.ndarray:
+        """RMSE(f_t, f_lin_t) on the test points at every recorded step, f_lin from Θ̂_0."""
+        return rmse(self.net_test, self.lin_test, axis=(1, 2))
+
+    @property
+    def rmse_analytic(self) -> np.ndarray:
+        """RMSE(f_t, f_lin_t) on the test points with f_lin from the analytic Θ."""
+        return rmse(self.net_test, self.lin_analytic_test, axis=(1, 2))
+
+    @property
+    def rmse_continuous(self) -> np.ndarray:
+        """RMSE(f_t, f_lin_t) on the test points with the continuous-time (gradient-flow) form."""
+        return rmse(self.net_test, self.lin_continuous_test, axis=(1, 2))
+
+    @property
+    def weight_correlation(self) -> float:
+        """Pearson correlation of the individual weight changes of the network and of f_lin."""
+        return float(np.corrcoef(self.omega_net, self.omega_lin)[0, 1])
+
+
+def net_vs_linearization(network: Network, data: Dataset, *, seed: int, lr: float, steps: int,
+                         record: Sequence[int] | None = None) -> LinearizationRun:
+    """Train ``network`` (init ``seed``) by full-batch GD and evaluate its linearization.
+
+    f_lin needs no training: Θ̂_0, Θ̂_0(x, X) and f_0 give its outputs at every step (eq. 9–11)
+    and its final weights (eq. 8, :func:`ntklib.dynamics.linearized_weights`).
+    """
+    if not isinstance(data, Dataset):
+        raise TypeError(f"data must be an ntklib Dataset, got {type(data).__name__}")
+    params0 = network.init(v.nonnegative_int("seed", seed), data.input_dim)
+    res = dynamics.train(network, params0, data, lr=lr, steps=steps, record=record)
+    x, xt, y = data.x_train, data.x_test, np.asarray(data.y_train, np.float64)
+    theta = kernels.empirical_ntk(network, params0, x)
+    theta_x = kernels.empirical_ntk(network, params0, xt, x)
+    f0, f0x = res.f_train[0], res.f_test[0]
+    if res.steps[0] != 0:
+        f0 = np.asarray(network.apply_fn(params0, x))
+        f0x = np.asarray(network.apply_fn(params0, xt))
+    lin_tr, lin_te = _closed_form(theta, theta_x, f0, f0x, y, lr, res.steps)
+    cont_tr, cont_te = _closed_form(theta, theta_x, f0, f0x, y, lr, res.steps, continuous=True)
+    k_a, th_a = analytic_kernel_fn(network)(x)
+    _, th_ax = analytic_kernel_fn(network)(xt, x)
+    _, ana_te = _closed_form(th_a, th_ax, f0, f0x, y, lr, res.steps)
+    omega_lin = dynamics.linearized_weights(network.apply_fn, params0, x, y, lr=lr,
+                                            steps=int(res.steps[-1]), theta_train=theta)
+    omega_net = jax.tree_util.tree_map(lambda a, b: a - b, res.params_final, params0)
+    loss = lambda f, target: 0.5 * np.mean((f - np.asarray(target)[None]) ** 2, axis=(1, 2))
+    return LinearizationRun(
+        steps=res.steps, times=res.times, lr=res.lr,
+        eta_critical=kernels.eta_critical(th_a, out_dim=data.out_dim),
+        net_train=res.f_train, net_test=res.f_test, lin_train=lin_tr, lin_test=lin_te,
+        lin_analytic_test=ana_te, lin_continuous_train=cont_tr, lin_continuous_test=cont_te,
+        loss_net_train=res.loss_train, loss_net_test=res.loss_test,
+        loss_lin_train=loss(lin_tr, data.y_train), loss_lin_test=loss(lin_te, data.y_test),
+        omega_net=flatten_params(omega_net), omega_lin=flatten_params(omega_lin),
+        theta_train=np.asarray(theta), theta_test_train=np.asarray(theta_x), params0=params0,
+        params_final=res.params_final)
+
+
+# ----------------------------------------------------------------------------- width sweeps (Fig. S5)
+
+
+def final_rmse(network: Network, data: Dataset, *, seeds: Sequence[int], lr: float,
+               steps: int, analytic: tuple[np.ndarray, np.ndarray] | None = None) -> dict[str, np.ndarray]:
+    """Test RMSE(f_T, f_lin_T) after ``steps`` of GD for every seed (members trained vmapped).
+
+    Returns {"rmse_empirical": (S,), "rmse_analytic": (S,)}: f_lin from each member's own Θ̂_0,
+    and from the analytic Θ (``analytic`` = (Θ(X, X), Θ(x, X)) if already computed; then the
+    caller is trusted to have checked ``lr`` against η_critical).
+    """
+    seeds = [v.nonnegative_int("seed", s) for s in seeds]
+    ens = dynamics.train_ensemble(network, seeds, data, lr=lr, steps=steps, record=[0, steps],
+                                  check_lr=analytic is None)
+    x, xt, y = data.x_train, data.x_test, np.asarray(data.y_train, np.float64)
+    n = x.shape[0]
+    if analytic is None:
+        kern = analytic_kernel_fn(network)
+        analytic = (kern(x)[1], kern(xt, x)[1])
+    stacked = dynamics.ensemble_params(network, seeds, data.input_dim)
+    both = np.concatenate([x, xt])
+    emp, ana = [], []
+    for m in range(len(seeds)):
+        params0 = jax.tree_util.tree_map(lambda leaf: leaf[m], stacked)
+        f0, f0x = ens.f_train[m, 0], ens.f_eval[m, 0]
+        theta_all = kernels.empirical_ntk(network, params0, both, x)  # one kernel call: (N + M, N)
+        _, lin = _closed_form(theta_all[:n], theta_all[n:], f0, f0x, y, lr, steps)
+        _, lin_a = _closed_form(analytic[0], analytic[1], f0, f0x, y, lr, steps)
+        emp.append(rmse(ens.f_eval[m, -1], lin))
+        ana.append(rmse(ens.f_eval[m, -1], lin_a))
+    return {"rmse_empirical": np.array(emp), "rmse_analytic": np.array(ana)}
+
+
+def rmse_vs_width(widths: Sequence[int], cases: Sequence[dict], *, seeds: Sequence[int], steps: int,
+                  lr_fraction: float = 0.5, n_test: int = 128, activation: str = "relu",
+                  sigma_w2: float = 2.0, sigma_b2: float = 0.1, data_seed: int = 0) -> pd.DataFrame:
+    """Final test RMSE(net, f_lin) for every width and every case (paper Fig. S5).
+
+    Each case is a dict with ``depth`` and ``n_train`` (binary digits, ±1 targets). The learning
+    rate is ``lr_fraction``·η_critical of the case's analytic NTK (width-independent), the same
+    for every width; all runs stop after ``steps``. Returns a tidy frame with columns depth,
+    n_train, width, seed, lr, rmse_empirical, rmse_analytic.
+    """
+    widths = [v.positive_int("width", int(w)) for w in widths]
+    steps = v.positive_int("steps", steps)
+    lr_fraction = v.positive_float("lr_fraction", lr_fraction)
+    if lr_fraction >= 1:
+        raise ValueError(f"lr_fraction must be < 1 (a fraction of η_critical), got {lr_fraction}")
+    if not cases:
+        raise ValueError("cases must name at least one (depth, n_train)")
+    rows = []
+    for case in progress(cases, desc="cases"):
+        depth = v.positive_int("depth", case["depth"])
+        n_train = v.positive_int("n_train", case["n_train"])
+        ds = data_mod.digits(n_train, n_test, binary=True, seed=data_seed)
+        kern = analytic_kernel_fn(models.mlp(depth, 1, activation=activation, sigma_w2=sigma_w2,
+                                             sigma_b2=sigma_b2))
+        theta, theta_x = kern(ds.x_train)[1], kern(ds.x_test, ds.x_train)[1]
+        lr = lr_fraction * kernels.eta_critical(theta)
+        for width in widths:
+            net = models.mlp(depth, width, activation=activation, sigma_w2=sigma_w2, sigma_b2=sigma_b2)
+            out = final_rmse(net, ds, seeds=seeds, lr=lr, steps=steps, analytic=(theta, theta_x))
+            for m, seed in enumerate(seeds):
+                rows.append(dict(depth=depth, n_train=n_train, width=width, seed=int(seed), lr=lr,
+                                 rmse_empirical=float(out["rmse_empirical"][m]),
+                                 rmse_analytic=float(out["rmse_analytic"][m])))
+    return pd.DataFrame(rows)
+
+
+# ----------------------------------------------------------------------------- continuous vs discrete
+
+
+def continuous_time_error(theta_train, theta_test_train, f0_train, f0_test, y_train, *,
+                          lr_fractions: Sequence[float], eta_critical: float, steps) -> np.ndarray:
+    """max over recorded steps and test points of |f_lin(discrete) − f_lin(continuous)|, per η.
+
+    For each η = fraction·η_critical compares the exact GD iterates (I − ηΘ/(Nk))^s with the
+    gradient-flow form e^{−ηΘs/(Nk)} at the same time t = η·s. Returns shape (len(lr_fractions),).
+    """
+    eta_critical = v.positive_float("eta_critical", eta_critical)
+    out = []
+    for frac in lr_fractions:
+        lr = v.positive_float("lr_fraction", frac) * eta_critical
+        _, disc = _closed_form(theta_train, theta_test_train, f0_train, f0_test, y_train, lr, steps)
+        _, cont = _closed_form(theta_train, theta_test_train, f0_train, f0_test, y_train, lr, steps,
+                               continuous=True)
+        out.append(float(np.max(np.abs(disc - cont))))
+    return np.array(out)
+
+
+# ----------------------------------------------------------------------------- ensembles (Fig. 2)
+
+
+@dataclass(frozen=True)
+class EnsembleComparison:
+    """Ensemble statistics and Gaussian-process predictions on the line x(α) (paper Fig. 2).
+
+    ``mean``/``sd``: ensemble mean and standard deviation (ddof = 1), shape (T, A);
+    ``gp_mean``/``gp_sd``: NTK-GP of eq. 14–15 at the same times; ``gp_mean_inf``/``gp_sd_inf``:
+    eq. 16 (t = ∞); ``readout_mean``/``readout_sd``: the GP of readout-only training at the same
+    times (SM §D: Θ → K, variance with e^{−2ηKt}); ``nngp_mean``/``nngp_sd``: exact NNGP posterior
+    (eq. 13), the readout-only limit t → ∞; ``outputs``: the M members' outputs (M, T, A).
+    """
+
+    alphas: np.ndarray
+    steps: np.ndarray
+    times: np.ndarray
+    lr: float
+    eta_critical: float
+    outputs: np.ndarray
+    mean: np.ndarray
+    sd: np.ndarray
+    gp_mean: np.ndarray
+    gp_sd: np.ndarray
+    gp_mean_inf: np.ndarray
+    gp_sd_inf: np.ndarray
+    readout_mean: np.ndarray
+    readout_sd: np.ndarray
+    nngp_mean: np.ndarray
+    nngp_sd: np.ndarray
+    loss_train: np.ndarray
+
+    @property
+    def members(self) -> int:
+        return int(self.outputs.shape[0])
+
+    @property
+    def standard_error(self) -> np.ndarray:
+        """Monte-Carlo standard error of the ensemble mean, sd/√M, shape (T, A)."""
+        return self.sd / np.sqrt(self.members)
+
+    @property
+    def mean_z(self) -> np.ndarray:
+        """(ensemble mean − μ_t) / (sd/√M): the mean's error in Monte-Carlo standard errors, (T, A)."""
+        return (self.mean - self.gp_mean) / self.standard_error
+
+    def away_from_data(self, sd_floor: float) -> np.ndarray:
+        """Mask (T, A) of the points where the NTK-GP sd is at least ``sd_floor``.
+
+        Near the training points both the GP sd and the ensemble sd tend to 0 as training
+        proceeds, and ratios or z-scores there compare two small numbers.
+        """
+        return self.gp_sd >= v.positive_float("sd_floor", sd_floor)
+
+    def max_abs_z(self, reference, sd_floor: float, times=None) -> float:
+        """max |ensemble mean − reference| / (sd/√M) over the masked points (and ``times`` indices)."""
+        z = np.abs(self.mean - np.broadcast_to(reference, self.mean.shape)) / self.standard_error
+        mask = self.away_from_data(sd_floor)
+        rows = range(len(self.steps)) if times is None else times
+        return float(max(np.max(z[t][mask[t]]) for t in rows))
+
+    def max_sd_ratio_error(self, sd_floor: float) -> float:
+        """max |ensemble sd / NTK-GP sd − 1| over the masked points."""
+        mask = self.away_from_data(sd_floor)
+        return float(np.max(np.abs(self.sd / np.where(mask, self.gp_sd, 1.0) - 1)[mask]))
+
+
+def class_pair(data: Dataset) -> tuple[int, int]:
+    """Indices of the first training point with target +1 and the first with target −1."""
+    y = np.asarray(data.y_train)[:, 0]
+    pos, neg = np.flatnonzero(y > 0), np.flatnonzero(y < 0)
+    if pos.size == 0 or neg.size == 0:
+        raise ValueError("the training set needs points of both classes (targets +1 and −1)")
+    return int(pos[0]), int(neg[0])
+
+
+def ensemble_vs_gp(network: Network, data: Dataset, *, seeds: Sequence[int], lr: float,
+                   record: Sequence[int], alphas, pair: tuple[int, int] | None = None,
+                   member_batch: int | None = None) -> EnsembleComparison:
+    """Train one network per seed (vmapped) and compare the ensemble on x(α) = αx⁽¹⁾ + (1−α)x⁽²⁾
+    with the NTK-GP (eq. 14–15, discrete time), its t = ∞ limit (eq. 16) and the NNGP posterior
+    (eq. 13), all from the closed-form analytic kernels.
+    """
+    alphas = v.finite_array("alphas", alphas, ndim=1).astype(np.float64)
+    record = np.asarray(record, dtype=int)
+    i, j = pair if pair is not None else class_pair(data)
+    x_line = data_mod.interpolate(data.x_train[i], data.x_train[j], alphas)
+    ens = dynamics.train_ensemble(network, seeds, data, lr=lr, steps=int(record.max()), record=record,
+                                  x_eval=x_line, member_batch=member_batch)
+    outputs = ens.f_eval[..., 0]  # (M, T, A)
+    kern = analytic_kernel_fn(network)
+    k_xx, th_xx = kern(data.x_train)
+    k_sx, th_sx = kern(x_line, data.x_train)
+    k_ss = kern(x_line)[0]
+    y = np.asarray(data.y_train, np.float64)
+    mean_t, cov_t = dynamics.gp_moments(th_xx, th_sx, k_xx, k_sx, k_ss, y, lr=lr, steps=ens.steps)
+    mean_inf, cov_inf = dynamics.gp_moments(th_xx, th_sx, k_xx, k_sx, k_ss, y, lr=lr, steps=np.inf)
+    ro_mean, ro_cov = dynamics.gp_moments(k_xx, k_sx, k_xx, k_sx, k_ss, y, lr=lr, steps=ens.steps)
+    nngp_mean, nngp_cov = dynamics.nngp_posterior(k_xx, k_sx, k_ss, y)
+    sd = lambda cov: np.sqrt(np.maximum(np.diagonal(cov, axis1=-2, axis2=-1), 0.0))
+    return EnsembleComparison(
+        alphas=alphas, steps=ens.steps, times=ens.times, lr=lr,
+        eta_critical=kernels.eta_critical(th_xx), outputs=outputs,
+        mean=outputs.mean(axis=0), sd=outputs.std(axis=0, ddof=1),
+        gp_mean=mean_t[..., 0], gp_sd=sd(cov_t), gp_mean_inf=mean_inf[:, 0], gp_sd_inf=sd(cov_inf),
+        readout_mean=ro_mean[..., 0], readout_sd=sd(ro_cov), nngp_mean=nngp_mean[:, 0], nngp_sd=sd(nngp_cov), loss_train=ens.loss_train)
+
+
+def discriminating_pair(network: Network, data: Dataset, alphas) -> tuple[int, int]:
+    """The training pair (x⁽¹⁾ with target +1, x⁽²⁾ with target −1) whose line x(α) best separates
+    the two t = ∞ predictions: it maximizes max_α |μ_∞(x) − μ_NNGP(x)| / σ_∞(x) (eq. 16 vs eq. 13).
+
+    Uses the analytic kernels only (no training), so choosing the line cannot favour either theory.
+    """
+    alphas = v.finite_array("alphas", alphas, ndim=1).astype(np.float64)
+    kern = analytic_kernel_fn(network)
+    x = data.x_train
+    y = np.asarray(data.y_train, np.float64)[:, 0]
+    pos, neg = np.flatnonzero(y > 0), np.flatnonzero(y < 0)
+    if pos.size == 0 or neg.size == 0:
+        raise ValueError("the training set needs points of both classes (targets +1 and −1)")
+    k_xx, th_xx = kern(x)
+    th_inv, k_inv = np.linalg.inv(th_xx), np.linalg.inv(k_xx)
+    best, pair = -np.inf, (int(pos[0]), int(neg[0]))
+    for i in pos:
+        for j in neg:
+            line = data_mod.interpolate(x[i], x[j], alphas)
+            k_sx, th_sx = kern(line, x)
+            k_ss = np.diag(kern(line)[0])
+            m = th_sx @ th_inv
+            gap = (m - k_sx @ k_inv) @ y
+            var = k_ss + np.einsum("ij,jk,ik->i", m, k_xx, m) - 2 * np.einsum("ij,ij->i", m, k_sx)
+            score = float(np.max(np.abs(gap) / np.sqrt(np.maximum(var, 1e-12))))
+            if score > best:
+                best, pair = score, (int(i), int(j))
+    return pair
+
+
+def fit_by_case(frame: pd.DataFrame, metric: str = "rmse_empirical") -> dict:
+    """Power law ``metric`` ∝ width^p for every (depth, n_train) of a :func:`rmse_vs_width` frame.
+
+    Returns {(depth, n_train): (widths, values (S, W), PowerLaw)} with the bootstrap over seeds
+    of :func:`ntklib.experiments.fit_power_law`.
+    """
+    from . import fit_power_law, pivot_seeds
+
+    out = {}
+    for (depth, n_train), group in frame.groupby(["depth", "n_train"]):
+        widths, values = pivot_seeds(group, metric)
+        out[(int(depth), int(n_train))] = (widths, values, fit_power_law(widths, values))
+    return out
+
+
+def weight_slices(params: Params) -> list[tuple[str, slice]]:
+    """Name and position, in :func:`flatten_params` order, of every Dense layer's weight matrix:
+    [("W1 (input)", slice), ("W2", slice), ..., ("W{L+1} (readout)", slice)]."""
+    dense = models.dense_layers(params)
+    ids = {id(w): l for l, (w, _) in enumerate(dense)}
+    out, start = [], 0
+    for leaf in jax.tree_util.tree_leaves(params):
+        size = int(np.size(leaf))
+        if id(leaf) in ids:
+            out.append((f"W{ids[id(leaf)] + 1}", slice(start, start + size)))
+        start += size
+    out[0] = (out[0][0] + " (input)", out[0][1])
+    out[-1] = (out[-1][0] + " (readout)", out[-1][1])
+    return out
