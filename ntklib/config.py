@@ -59,7 +59,7 @@ _SETTINGS = {
     "parameterization": {
         "ci": dict(dataset="digits", n_train=64, n_test=64, depth=3, lr_fraction=0.5,
                    widths=(16, 32, 64, 128, 256, 512, 1024, 2048), fit_min_width=128, seeds=(0, 1, 2),
-                   steps=200, widths_1l=(128, 256, 512, 1024, 2048, 4096, 8192), steps_1l=200,
+                   steps=200, widths_1l=(128, 256, 512, 1024, 2048, 4096, 8192, 16384), steps_1l=200,
                    init_widths=(8, 32, 128, 512), init_seeds=1000, init_points=8,
                    narrow_widths=(8, 16, 32, 64), narrow_seeds=tuple(range(16)),
                    sp_widths=(32, 64, 128, 256, 512), gap_width=256, gap_steps=100),

@@ -10,7 +10,7 @@ through closed forms written here (ReLU: arc-cosine, Cho & Saul 2009; erf: Willi
 
 from __future__ import annotations
 
-from functools import partial
+from functools import lru_cache, partial
 from typing import Callable
 
 import jax
@@ -87,43 +87,100 @@ def _jacobian_block_ntk(apply_fn: Callable, params: Params, x1, x2):
     return theta.reshape(n1 * k, n2 * k)
 
 
-def _generic_ntk(apply_fn, params, x1, x2, max_bytes):
-    n_params = sum(np.size(leaf) for leaf in jax.tree_util.tree_leaves(params))
-    k = int(jax.eval_shape(apply_fn, params, x1[:1]).shape[-1])
+@partial(jax.jit, static_argnums=(0,))
+def _ntk_vector_products(apply_fn: Callable, params: Params, x1, x2):
+    """Θ̂(x1_i, x2_j)_{ab} = ∂_θ f_a(x1_i) · (J(x2_j)ᵀ e_b): a VJP at each x2_j, then a JVP at each
+    x1_i along it, vmapped over both; returns (N1·k, N2·k). Never forms J(x1)."""
+    single = lambda p, x: apply_fn(p, x[None])[0]
+    k = jax.eval_shape(single, params, x2[0]).shape[-1]
+    eye = jnp.eye(k, dtype=x2.dtype)
+
+    def pair(xi, xj):
+        _, pullback = jax.vjp(lambda p: single(p, xj), params)
+        column = lambda c: jax.jvp(lambda p: single(p, xi), (params,), pullback(c))[1]
+        return jax.vmap(column)(eye).T  # [a, b]
+
+    theta = jax.vmap(lambda xi: jax.vmap(lambda xj: pair(xi, xj))(x2))(x1)  # (N1, N2, k, k)
+    return theta.transpose(0, 2, 1, 3).reshape(x1.shape[0] * k, x2.shape[0] * k)
+
+
+@lru_cache(maxsize=64)
+def _output_dim(apply_fn: Callable, treedef, leaf_specs: tuple, input_shape: tuple) -> int:
+    """k of ``apply_fn`` for parameters of this structure (traced once per structure, then cached)."""
+    params = jax.tree_util.tree_unflatten(treedef, [jax.ShapeDtypeStruct(s, d) for s, d in leaf_specs])
+    return int(jax.eval_shape(apply_fn, params, jax.ShapeDtypeStruct((1,) + input_shape, jnp.float32)).shape[-1])
+
+
+#: the generic path switches from NTK-vector products to Jacobian contraction above this many
+#: columns N2·k (measured crossover on CPU; see BENCHMARKS.md)
+VECTOR_PRODUCT_MAX_COLUMNS = 64
+
+
+def _generic_ntk(apply_fn, params, x1, x2, max_bytes, implementation):
+    leaves, treedef = jax.tree_util.tree_flatten(params)
+    n_params = sum(np.size(leaf) for leaf in leaves)
+    k = _output_dim(apply_fn, treedef, tuple((leaf.shape, leaf.dtype) for leaf in leaves), x1.shape[1:])
+    n1, n2 = x1.shape[0], x2.shape[0]
+    if implementation == "auto":
+        implementation = ("vector_products" if n2 * k <= VECTOR_PRODUCT_MAX_COLUMNS
+                          else "jacobian_contraction")
+    if implementation == "vector_products":
+        # the VJPs at a block of x2 hold J(x2_block)ᵀ: at most max_bytes of it at once
+        block = int(max(1, max_bytes // max(1, 2 * 4 * k * n_params)))  # J(x2_block)ᵀ + JVP temporaries
+        return jnp.concatenate([_ntk_vector_products(apply_fn, params, x1, x2[j:j + block])
+                                for j in range(0, n2, block)], axis=1)
     per_example = max(1, 4 * k * n_params)
     block = int(max(1, max_bytes // (2 * per_example)))
-    if block >= max(x1.shape[0], x2.shape[0]):
+    if block >= max(n1, n2):
         return _jacobian_block_ntk(apply_fn, params, x1, x2)
     rows = []
-    for i in range(0, x1.shape[0], block):
+    for i in range(0, n1, block):
         rows.append(jnp.concatenate([_jacobian_block_ntk(apply_fn, params, x1[i:i + block], x2[j:j + block])
-                                     for j in range(0, x2.shape[0], block)], axis=1))
+                                     for j in range(0, n2, block)], axis=1))
     return jnp.concatenate(rows, axis=0)
 
 
 def empirical_ntk(model: Network | Callable, params: Params, x1, x2=None, *,
-                  trace_outputs: bool = False, max_jacobian_bytes: int = DEFAULT_JACOBIAN_BYTES) -> np.ndarray:
+                  trace_outputs: bool = False, max_jacobian_bytes: int = DEFAULT_JACOBIAN_BYTES,
+                  implementation: str = "auto", batch_size: int | None = None) -> np.ndarray:
     """Θ̂(x1, x2) = J(x1) J(x2)ᵀ (paper eq. 3), shape (N1·k, N2·k), examples major.
 
     ``model`` is a :class:`~ntklib.models.Network` (exact per-layer formula
     Θ̂ = Σ_l (c_w x^{l-1}·x'^{l-1} + c_b) δ^l·δ'^l, never forming J) or any
-    ``apply_fn(params, x)`` (per-example Jacobians contracted in blocks of inputs so that no
-    block exceeds ``max_jacobian_bytes``). ``trace_outputs=True`` returns the (N1, N2) mean of
-    the k diagonal output blocks — neural-tangents' default ``trace_axes=(-1,)``.
+    ``apply_fn(params, x)``, by one of two generic methods that agree to float rounding:
+    ``"jacobian_contraction"`` (per-example Jacobians contracted in blocks of inputs so that no
+    block exceeds ``max_jacobian_bytes``) or ``"vector_products"`` (Θ̂_ij = J(x1_i)(J(x2_j)ᵀe_b):
+    a VJP then a JVP, in blocks of x2 within the same budget); ``"auto"`` picks vector products
+    for at most :data:`VECTOR_PRODUCT_MAX_COLUMNS` columns N2·k, where they are faster.
+    ``batch_size`` computes Θ̂ in (batch_size·k)² tiles on the device and assembles it in host
+    memory (for kernels larger than the device). ``trace_outputs=True`` returns the (N1, N2)
+    mean of the k diagonal output blocks — neural-tangents' default ``trace_axes=(-1,)``.
     """
     x1, x2 = _check_inputs(x1, x2)
+    v.choice("implementation", implementation, ("auto", "jacobian_contraction", "vector_products"))
+    max_jacobian_bytes = v.positive_int("max_jacobian_bytes", max_jacobian_bytes)
     if isinstance(model, Network):
-        theta = _mlp_ntk(model, params, x1, x2)
+        block_fn = lambda a, b: _mlp_ntk(model, params, a, b)
     elif callable(model):
-        theta = _generic_ntk(model, params, x1, x2, v.positive_int("max_jacobian_bytes", max_jacobian_bytes))
+        block_fn = lambda a, b: _generic_ntk(model, params, a, b, max_jacobian_bytes, implementation)
     else:
         raise TypeError(f"model must be an ntklib Network or an apply_fn(params, x), got {type(model).__name__}")
-    theta = np.asarray(theta)
+    theta = _tiled(block_fn, x1, x2, batch_size)
     if trace_outputs:
         n1, n2 = x1.shape[0], x2.shape[0]
         k = theta.shape[0] // n1
         theta = np.einsum("iajb->ij", (theta.reshape(n1, k, n2, k) * np.eye(k)[None, :, None, :])) / k
     return theta
+
+
+def _tiled(block_fn: Callable, x1, x2, batch_size: int | None) -> np.ndarray:
+    """block_fn(x1, x2) assembled on the host from tiles of at most batch_size × batch_size inputs."""
+    if batch_size is None:
+        return np.asarray(block_fn(x1, x2))
+    batch_size = v.positive_int("batch_size", batch_size)
+    return np.block([[np.asarray(block_fn(x1[i:i + batch_size], x2[j:j + batch_size]))
+                      for j in range(0, x2.shape[0], batch_size)]
+                     for i in range(0, x1.shape[0], batch_size)])
 
 
 def empirical_nngp(network: Network, params: Params, x1, x2=None) -> np.ndarray:
@@ -145,13 +202,20 @@ def empirical_nngp(network: Network, params: Params, x1, x2=None) -> np.ndarray:
 # ----------------------------------------------------------------------------- analytic kernels
 
 
-def analytic_kernels(network: Network, x1, x2=None) -> tuple[np.ndarray, np.ndarray]:
-    """Infinite-width (NNGP K, NTK Θ) of ``network`` via neural-tangents' stax, each (N1, N2)."""
+def analytic_kernels(network: Network, x1, x2=None, *,
+                     batch_size: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Infinite-width (NNGP K, NTK Θ) of ``network`` via neural-tangents' stax, each (N1, N2);
+    ``batch_size`` tiles the inputs as in :func:`empirical_ntk` (``nt.batch``-style)."""
     if not isinstance(network, Network):
         raise TypeError(f"network must be an ntklib Network, got {type(network).__name__}")
     x1, x2 = _check_inputs(x1, x2)
-    kern = network.kernel_fn(x1, x2, ("nngp", "ntk"))
-    return np.asarray(kern.nngp), np.asarray(kern.ntk)
+
+    def block(a, b):
+        kern = network.kernel_fn(a, b, ("nngp", "ntk"))
+        return np.stack([np.asarray(kern.nngp), np.asarray(kern.ntk)])
+
+    nngp, ntk = _tiled(block, x1, x2, batch_size)
+    return nngp, ntk
 
 
 def analytic_ntk(network: Network, x1, x2=None) -> np.ndarray:

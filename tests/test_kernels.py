@@ -40,13 +40,51 @@ def test_empirical_ntk_matches_brute_force_and_neural_tangents(x64, activation, 
     candidates = {
         "structured": kernels.empirical_ntk(net, params, x1, x2),
         "generic": kernels.empirical_ntk(net.apply_fn, params, x1, x2),
-        "generic-blocked": kernels.empirical_ntk(net.apply_fn, params, x1, x2, max_jacobian_bytes=50_000),
+        "generic-blocked": kernels.empirical_ntk(net.apply_fn, params, x1, x2, max_jacobian_bytes=50_000,
+                                                 implementation="jacobian_contraction"),
+        "generic-jc": kernels.empirical_ntk(net.apply_fn, params, x1, x2, implementation="jacobian_contraction"),
+        "generic-vp": kernels.empirical_ntk(net.apply_fn, params, x1, x2, implementation="vector_products"),
+        "generic-vp-blocked": kernels.empirical_ntk(net.apply_fn, params, x1, x2, max_jacobian_bytes=50_000,
+                                                    implementation="vector_products"),
         "nt-jacobian": nt_ntk(net.apply_fn, params, x1, x2, nt.NtkImplementation.JACOBIAN_CONTRACTION),
         "nt-ntvp": nt_ntk(net.apply_fn, params, x1, x2, nt.NtkImplementation.NTK_VECTOR_PRODUCTS),
     }
     for name, theta in candidates.items():
         assert theta.shape == (7 * 3, 5 * 3), name
         np.testing.assert_allclose(theta, ref, atol=1e-10 * scale, rtol=0, err_msg=name)
+
+
+def test_generic_ntk_auto_choice_and_bad_implementation(monkeypatch):
+    net = models.mlp(1, 16)
+    params = net.init(0, 3)
+    x = data.gaussian_inputs(6, 3, seed=0)
+    calls = []
+    original = kernels._ntk_vector_products
+    monkeypatch.setattr(kernels, "_ntk_vector_products", lambda *a: calls.append(1) or original(*a))
+    kernels.empirical_ntk(net.apply_fn, params, x)  # 6 columns: vector products
+    assert calls
+    calls.clear()
+    monkeypatch.setattr(kernels, "VECTOR_PRODUCT_MAX_COLUMNS", 5)
+    kernels.empirical_ntk(net.apply_fn, params, x)  # above the threshold: Jacobian contraction
+    assert not calls
+    with pytest.raises(ValueError, match="implementation"):
+        kernels.empirical_ntk(net.apply_fn, params, x, implementation="structured_derivatives")
+
+
+@pytest.mark.parametrize("batch_size", [1, 4, 100])
+def test_batched_kernels_equal_unbatched(batch_size):
+    x1, x2 = data.gaussian_inputs(7, 5, seed=0), data.gaussian_inputs(9, 5, seed=1)
+    net = models.mlp(2, 32, out_dim=2)
+    params = net.init(0, 5)
+    for model in (net, net.apply_fn):
+        full = kernels.empirical_ntk(model, params, x1, x2)
+        tiled = kernels.empirical_ntk(model, params, x1, x2, batch_size=batch_size)
+        np.testing.assert_allclose(tiled, full, rtol=1e-6, atol=1e-6 * np.abs(full).max())
+    for full, tiled in zip(kernels.analytic_kernels(net, x1, x2),
+                           kernels.analytic_kernels(net, x1, x2, batch_size=batch_size)):
+        np.testing.assert_allclose(tiled, full, rtol=1e-6, atol=0)
+    with pytest.raises(ValueError, match="batch_size"):
+        kernels.empirical_ntk(net, params, x1, batch_size=0)
 
 
 def test_empirical_ntk_symmetric_and_psd():
