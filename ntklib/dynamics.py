@@ -234,6 +234,16 @@ def check_learning_rate(network: Network, x_train, lr: float, *, out_dim: int = 
     return {"eta_critical": eta_c, "eta_divergence": eta_d}
 
 
+def _check_network_data(network: Network, data: Dataset) -> None:
+    """Raise unless ``network`` is a Network and ``data`` a Dataset with the same number of outputs."""
+    if not isinstance(network, Network):
+        raise TypeError(f"network must be an ntklib Network, got {type(network).__name__}")
+    if not isinstance(data, Dataset):
+        raise TypeError(f"data must be an ntklib Dataset, got {type(data).__name__}")
+    if data.out_dim != network.out_dim:
+        raise ValueError(f"data has {data.out_dim} outputs but the network has out_dim={network.out_dim}")
+
+
 def train(network: Network, params: Params, data: Dataset, *, lr: float, steps: int,
           record: Sequence[int] | None = None, momentum: float = 0.0, record_params: bool = False,
           allow_divergence: bool = False) -> TrainResult:
@@ -243,12 +253,7 @@ def train(network: Network, params: Params, data: Dataset, *, lr: float, steps: 
     (:func:`check_learning_rate`); with ``allow_divergence`` a divergence is reported in
     ``TrainResult.diverged_step`` instead of raising.
     """
-    if not isinstance(network, Network):
-        raise TypeError(f"network must be an ntklib Network, got {type(network).__name__}")
-    if not isinstance(data, Dataset):
-        raise TypeError(f"data must be an ntklib Dataset, got {type(data).__name__}")
-    if data.out_dim != network.out_dim:
-        raise ValueError(f"data has {data.out_dim} outputs but the network has out_dim={network.out_dim}")
+    _check_network_data(network, data)
     if not isinstance(lr, (int, float, np.floating, np.integer)) or isinstance(lr, bool):
         raise TypeError(f"train() takes one learning rate, got {type(lr).__name__}; for per-leaf "
                         "rates call gradient_descent(network.apply_fn, ...) directly")
@@ -530,12 +535,7 @@ def train_ensemble(network: Network, seeds: Sequence[int], data: Dataset, *, lr:
     rate is checked against η_critical as in :func:`train` (``check_lr=False`` skips the analytic
     kernel when the caller has already checked it); a diverging member raises.
     """
-    if not isinstance(network, Network):
-        raise TypeError(f"network must be an ntklib Network, got {type(network).__name__}")
-    if not isinstance(data, Dataset):
-        raise TypeError(f"data must be an ntklib Dataset, got {type(data).__name__}")
-    if data.out_dim != network.out_dim:
-        raise ValueError(f"data has {data.out_dim} outputs but the network has out_dim={network.out_dim}")
+    _check_network_data(network, data)
     lr = v.positive_float("lr", lr)
     steps = v.nonnegative_int("steps", steps)
     seeds = tuple(v.nonnegative_int("seed", s) for s in seeds)
