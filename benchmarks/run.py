@@ -35,7 +35,11 @@ OUT = ROOT / "benchmarks" / "results"
 NOTES = {
     "gd": "What dominates: the matmuls of the forward and backward pass (3 per layer per step); "
           "`lax.fori_loop` inside one jit keeps the loop on the device, and outputs are recorded only "
-          "on a log-spaced grid, so a step costs its FLOPs at close to the machine's matmul rate.",
+          "on a log-spaced grid. The backward pass's weight-gradient matmuls (contracting over the "
+          "batch) run below the square-matmul rate, which is most of the gap to the floor. Tried and "
+          "not adopted: `XLA_FLAGS=--xla_cpu_use_thunk_runtime=false` (XLA's older CPU runtime) makes "
+          "the backward pass of a 3×2048 MLP 2–3x faster on jax 0.5.3, but aborts the process in "
+          "XLA's HLO evaluator on chapter 2's jitted initialization (a threefry while-loop).",
     "ntk": "What dominates: for `ntklib (Network)` the per-layer products x^{l-1}x'^{l-1ᵀ} and δ^l δ'^{lᵀ}, "
            "O(N² Σ n_l) — the Jacobian (N·k·P numbers) is never formed, which is why it is 1–2 orders "
            "faster than every generic method. The generic `apply_fn` path (any model, e.g. the CNN of "
