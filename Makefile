@@ -13,9 +13,10 @@ export TQDM_DISABLE := 1
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 export JUPYTER_PLATFORM_DIRS := 1
 # Anything that changes what a notebook computes invalidates the execution cache.
-CACHE_KEY = $(shell cat requirements.txt ntklib/*.py | sha256sum | cut -c1-16)
+# (all of ntklib, subpackages included: ntklib/experiments computes most figures)
+CACHE_KEY = $(shell cat requirements.txt $$(find ntklib -name '*.py' | LC_ALL=C sort) | sha256sum | cut -c1-16)
 
-.PHONY: env book test unit notebooks site-tests sync lock bench clean
+.PHONY: env chromium book test unit notebooks site-tests sync lock bench clean
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -25,7 +26,17 @@ $(STAMP): requirements.txt pyproject.toml
 	$(BIN)/python -m pip check
 	touch $(STAMP)
 
-env: $(STAMP)
+env: $(STAMP) chromium
+
+# Debian's Chromium for the browser tests (tests/test_site.py); a no-op when it is installed.
+# Without apt-get (or rights to use it) this only warns: the site tests then fail and say how to install it.
+chromium:
+	@command -v chromium >/dev/null || { \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  export DEBIAN_FRONTEND=noninteractive; \
+	  ( $$SUDO apt-get install -y -qq chromium >/dev/null 2>&1 || \
+	    { $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium; } ) \
+	  || echo "warning: could not install chromium (apt-get install -y chromium); the site tests will fail"; }
 
 _build/.cache-key: FORCE
 	@mkdir -p _build
@@ -38,11 +49,15 @@ book: env _build/.cache-key
 	$(BIN)/jupyter-book build . -W -n --keep-going
 	@echo "Book: $(CURDIR)/_build/html/index.html"
 
+# The site tests (marker `site`, tests/test_site.py) run against the book built just before.
 test: book
 	$(BIN)/python -m pytest -p no:cacheprovider tests chapters --nbval --nbval-sanitize-with tests/nbval_sanitize.cfg
 
 unit: env
-	$(BIN)/python -m pytest -p no:cacheprovider tests
+	$(BIN)/python -m pytest -p no:cacheprovider tests -m "not site"
+
+site-tests: book
+	$(BIN)/python -m pytest -p no:cacheprovider tests -m site
 
 notebooks: env
 	$(BIN)/python -m pytest -p no:cacheprovider chapters --nbval --nbval-sanitize-with tests/nbval_sanitize.cfg

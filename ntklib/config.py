@@ -86,6 +86,38 @@ _SETTINGS = {
                                          5.0, 6.4, 8.0, 10.0, 12.8, 16.0),
                       sweep_steps=1000, sweep_seeds=(0, 1, 2)),
     },
+    "beyond": {
+        # 05_beyond_optimizers: momentum (Fig. 4/S2), cross-entropy (S3), logit deviation vs width (S4);
+        # 06_beyond_architectures: CNN (S2/S5), NTK vs standard parameterization (S7, S8).
+        # *_data: "digits" (bundled, offline) at ci; real data (Keras download, cached) at paper.
+        "ci": dict(seed=0, seeds=(0, 1),
+                   mom_data="digits", mom_n=128, mom_depth=3, mom_width=512, mom_steps=200,
+                   mom_beta=0.9, mom_lr_fraction=0.05, mom_records=15,
+                   ce_data="digits", ce_n=256, ce_depth=2, ce_width=512, ce_lr=1.0, ce_batch=32,
+                   ce_steps=400, ce_records=15,
+                   dev_data="digits", dev_n=64, dev_depth=4, dev_widths=(32, 64, 128, 256, 512),
+                   dev_lr=1.0, dev_steps=500, dev_records=20, dev_threshold=0.05,
+                   conv_data="digits", conv_n=64, conv_depth=2, conv_channels=(8, 16, 32, 64),
+                   conv_lr_fraction=0.02, conv_beta=0.9, conv_steps=150, conv_records=12,
+                   par_data="digits", par_n=128, par_depth=2, par_width=512,
+                   par_log2_fractions=tuple(range(-6, 5)), par_steps=200,
+                   sp_data="digits", sp_n=128, sp_depth=3, sp_width=1024, sp_lr_fraction=0.5,
+                   sp_steps=300, sp_records=15),
+        "paper": dict(seed=0, seeds=(0, 1, 2),
+                      mom_data="cifar10", mom_n=128, mom_depth=3, mom_width=2048, mom_steps=2000,
+                      mom_beta=0.9, mom_lr_fraction=0.05, mom_records=25,
+                      ce_data="mnist", ce_n=2048, ce_depth=2, ce_width=2048, ce_lr=1.0, ce_batch=64,
+                      ce_steps=5000, ce_records=25,
+                      dev_data="mnist", dev_n=256, dev_depth=4,
+                      dev_widths=(32, 64, 128, 256, 512, 1024, 2048, 4096),
+                      dev_lr=1.0, dev_steps=5000, dev_records=30, dev_threshold=0.05,
+                      conv_data="cifar10", conv_n=128, conv_depth=3, conv_channels=(16, 32, 64, 128, 256),
+                      conv_lr_fraction=0.02, conv_beta=0.9, conv_steps=1000, conv_records=15,
+                      par_data="mnist", par_n=512, par_depth=2, par_width=1024,
+                      par_log2_fractions=tuple(range(-9, 6)), par_steps=1000,
+                      sp_data="cifar10", sp_n=256, sp_depth=5, sp_width=2048, sp_lr_fraction=0.5,
+                      sp_steps=2000, sp_records=25),
+    },
     # chapters add their own entry: {"ci": {...}, "paper": {...}} with the same keys in both
 }
 

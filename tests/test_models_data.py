@@ -29,15 +29,46 @@ def test_interpolate_and_gaussian_inputs():
     assert g.shape == (2000, 3) and abs(g.var() - 1) < 0.05
 
 
+def _stax_reference(net):
+    """neural-tangents' stax apply_fn for the same layers: the independent implementation."""
+    b_std = net.sigma_b2 ** 0.5 if net.sigma_b2 > 0 else None
+    dense = lambda n: models.stax.Dense(n, W_std=net.sigma_w2 ** 0.5, b_std=b_std,
+                                        parameterization=net.parameterization)
+    layers = []
+    for _ in range(net.depth):
+        layers += [dense(net.width), models._stax_activation(net.activation)]
+    return models.stax.serial(*layers, dense(net.out_dim))[1]
+
+
+def _max_diff(a, b):
+    return max(float(jnp.max(jnp.abs(u - w))) for u, w in
+               zip(jax.tree_util.tree_leaves(a), jax.tree_util.tree_leaves(b)))
+
+
 @pytest.mark.parametrize("activation", ["relu", "erf", "tanh"])
-def test_forward_features_equals_stax(activation):
-    for par in ["ntk", "standard"]:
-        net = models.mlp(3, 16, activation=activation, parameterization=par, out_dim=2, sigma_b2=0.2)
-        x = data.gaussian_inputs(4, 5)
-        params = net.init(0, 5)
-        f, inputs = models.forward_features(net, params, x)
-        np.testing.assert_allclose(f, net.apply_fn(params, x), rtol=1e-6, atol=1e-6)
-        assert [a.shape[1] for a in inputs] == [5, 16, 16, 16]
+@pytest.mark.parametrize("parameterization", ["ntk", "standard"])
+@pytest.mark.parametrize("sigma_b2", [0.0, 0.2])
+def test_apply_fn_and_its_derivatives_equal_stax(x64, activation, parameterization, sigma_b2):
+    # width 256 takes dense_product's rewritten tangent for the hidden 256×256 layer
+    net = models.mlp(2, 256, activation=activation, parameterization=parameterization, out_dim=2,
+                     sigma_b2=sigma_b2)
+    ref = _stax_reference(net)
+    x = jnp.asarray(data.gaussian_inputs(6, 5, seed=1), jnp.float64)
+    params = jax.tree_util.tree_map(lambda a: a.astype(jnp.float64), net.init(0, 5))
+    tangent = jax.tree_util.tree_map(lambda a: jnp.cos(a), params)
+    for f in (net.apply_fn, lambda p, z: models.forward_features(net, p, z)[0]):
+        assert _max_diff(f(params, x), ref(params, x)) < 1e-12
+        loss = lambda g: (lambda p: jnp.sum(jnp.sin(g(p, x))))
+        assert _max_diff(jax.grad(loss(f))(params), jax.grad(loss(ref))(params)) < 1e-11
+        jvp = lambda g: jax.jvp(lambda p: g(p, x), (params,), (tangent,))[1]
+        assert _max_diff(jvp(f), jvp(ref)) < 1e-11
+        hvp = lambda g: jax.jvp(jax.grad(loss(g)), (params,), (tangent,))[1]
+        assert _max_diff(hvp(f), hvp(ref)) < 1e-10
+        grad_x = lambda g: jax.grad(lambda z: jnp.sum(g(params, z) ** 2))(x)
+        assert _max_diff(grad_x(f), grad_x(ref)) < 1e-11
+    pair = jax.tree_util.tree_map(lambda a: jnp.stack([a, 2 * a]), params)
+    vgrad = lambda g: jax.vmap(jax.grad(lambda p: jnp.sum(g(p, x) ** 2)))(pair)
+    assert _max_diff(vgrad(net.apply_fn), vgrad(ref)) < 1e-10
 
 
 def test_variances_not_standard_deviations():

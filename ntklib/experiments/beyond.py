@@ -1,0 +1,431 @@
+"""Chapter 5 runners: how far linearization goes beyond full-batch GD on a squared loss
+(paper SM §B; Fig. 4, S2, S3, S4, S5 (CNN panel), S7, S8).
+
+* :func:`train_pair` trains a network and its linearization f_lin (paper eq. 5, built with
+  :func:`ntklib.models.linearize`) *directly*, with identical optimizer settings: heavy-ball
+  momentum, cross-entropy, minibatches, any ``apply_fn`` (MLP, CNN, standard parameterization).
+* :func:`linearized_ode` integrates the function-space ODE of f_lin (SM eq. S5–S11) with
+  neural-tangents' ``predict.gradient_descent`` under *the same* loss function the training uses,
+  so that ODE time and training time agree (t = η·steps; √η·steps with momentum).
+* :func:`width_pairs`, :func:`logit_deviation` and :func:`separation_time`: net vs f_lin
+  over widths (Fig. S4); :func:`conv_sweep`: the same for a CNN over channel counts (Fig. S2, S5);
+  :func:`parameterization_lr_sweep`: final accuracy vs learning rate in both
+  parameterizations (Fig. S7).
+
+Loss conventions (:mod:`ntklib.dynamics`): "mse" is ½·mean over all N·k entries, "cross_entropy"
+is the softmax cross-entropy averaged over the N examples (summed over the k classes).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Sequence
+
+import jax.numpy as jnp
+import numpy as np
+import pandas as pd
+
+from .. import _validate as v
+from .. import data as data_mod
+from .. import dynamics, kernels, models
+from ..data import Dataset
+from ..dynamics import TrainResult
+from ..models import Params
+from . import progress
+
+nt = models.nt
+
+
+# ----------------------------------------------------------------------------- metrics
+
+
+def accuracy(f, y) -> np.ndarray:
+    """Fraction of examples classified correctly; ``f`` of shape (..., N, k), ``y`` (N, k).
+
+    k > 1: argmax of the outputs equals argmax of the (one-hot) targets; k = 1: the sign of the
+    output equals the sign of the ±1 target. Leading axes (e.g. time) are kept.
+    """
+    f = np.asarray(f)
+    y = v.finite_array("y", y, ndim=2)
+    if f.shape[-2:] != y.shape:
+        raise ValueError(f"f must end with the target shape {y.shape}, got {f.shape}")
+    if y.shape[1] == 1:
+        return np.mean(np.sign(f[..., 0]) == np.sign(y[:, 0]), axis=-1)
+    return np.mean(np.argmax(f, axis=-1) == np.argmax(y, axis=-1), axis=-1)
+
+
+def rmse(a, b, axis=None) -> np.ndarray:
+    """Root mean squared difference √⟨(a − b)²⟩ over all axes, or over ``axis``."""
+    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    return np.sqrt(np.mean((a - b) ** 2, axis=axis))
+
+
+# ----------------------------------------------------------------------------- net and f_lin, trained
+
+
+@dataclass(frozen=True)
+class PairRun:
+    """A network and its linearization trained with the same optimizer from the same θ_0.
+
+    ``net`` and ``lin`` are the two :class:`~ntklib.dynamics.TrainResult` (same recorded steps,
+    same minibatch sequence); ``times`` is η·steps (√η·steps with momentum, SM §B.1).
+    """
+
+    net: TrainResult
+    lin: TrainResult
+    y_train: np.ndarray
+    y_test: np.ndarray
+    loss: str
+
+    @property
+    def steps(self) -> np.ndarray:
+        return self.net.steps
+
+    @property
+    def times(self) -> np.ndarray:
+        return self.net.times
+
+    def accuracy(self, model: str, split: str) -> np.ndarray:
+        """Accuracy over time, shape (T,), of ``model`` ("net"/"lin") on ``split`` ("train"/"test")."""
+        v.choice("model", model, ("net", "lin"))
+        v.choice("split", split, ("train", "test"))
+        res = getattr(self, model)
+        return accuracy(getattr(res, f"f_{split}"), getattr(self, f"y_{split}"))
+
+    def output_rmse(self, split: str = "test") -> np.ndarray:
+        """RMSE(f_t, f_lin_t) over all outputs of ``split`` at every recorded step, shape (T,)."""
+        v.choice("split", split, ("train", "test"))
+        return rmse(getattr(self.net, f"f_{split}"), getattr(self.lin, f"f_{split}"), axis=(1, 2))
+
+    def max_loss_gap(self, split: str = "test", *, relative: bool = True) -> float:
+        """max_t |L_net(t) − L_lin(t)|, divided by L(0) if ``relative`` (same at t = 0 for both)."""
+        v.choice("split", split, ("train", "test"))
+        a = getattr(self.net, f"loss_{split}")
+        b = getattr(self.lin, f"loss_{split}")
+        gap = float(np.max(np.abs(a - b)))
+        return gap / float(a[0]) if relative else gap
+
+    def max_accuracy_gap(self, split: str = "test") -> float:
+        """max_t |accuracy_net(t) − accuracy_lin(t)| on ``split``."""
+        return float(np.max(np.abs(self.accuracy("net", split) - self.accuracy("lin", split))))
+
+    def summary(self) -> dict[str, float]:
+        """Final accuracies, losses and test-output RMSE, and the largest gaps along training."""
+        out = {}
+        for model in ("net", "lin"):
+            res = getattr(self, model)
+            for split in ("train", "test"):
+                out[f"acc_{model}_{split}"] = float(self.accuracy(model, split)[-1])
+                out[f"loss_{model}_{split}"] = float(getattr(res, f"loss_{split}")[-1])
+        out["rmse_test"] = float(self.output_rmse("test")[-1])
+        out["max_loss_gap_test"] = self.max_loss_gap("test")
+        out["max_acc_gap_test"] = self.max_accuracy_gap("test")
+        return out
+
+
+def train_pair(apply_fn: Callable, params0: Params, data: Dataset, *, lr, steps: int,
+               record: Sequence[int] | None = None, momentum: float = 0.0, loss: str = "mse",
+               batch_size: int | None = None, batch_seed: int = 0) -> PairRun:
+    """Train f(θ, ·) = ``apply_fn`` and f_lin(θ, ·) = f(θ_0, ·) + ∇f(θ_0, ·)(θ − θ_0) (eq. 5)
+    with :func:`ntklib.dynamics.gradient_descent`, same ``lr``, ``momentum``, ``loss`` and the
+    same minibatches (``batch_size``, ``batch_seed``), recording both at the same steps.
+    """
+    if not isinstance(data, Dataset):
+        raise TypeError(f"data must be an ntklib Dataset, got {type(data).__name__}")
+    kwargs = dict(lr=lr, steps=steps, x_test=data.x_test, y_test=data.y_test, record=record,
+                  momentum=momentum, loss=loss, batch_size=batch_size, batch_seed=batch_seed)
+    net = dynamics.gradient_descent(apply_fn, params0, data.x_train, data.y_train, **kwargs)
+    lin = dynamics.gradient_descent(models.linearize(apply_fn, params0), params0, data.x_train,
+                                    data.y_train, **kwargs)
+    return PairRun(net, lin, np.asarray(data.y_train), np.asarray(data.y_test), loss)
+
+
+def closed_form_pair(network: models.Network, params0: Params, data: Dataset, *, lr: float,
+                     steps: int, record: Sequence[int] | None = None) -> PairRun:
+    """Full-batch GD (½·mean MSE) of an MLP — in either parameterization — and its linearization
+    from the discrete closed form of eq. 9–11 with the network's own empirical Θ̂_0 (paper Fig. 3;
+    in the standard parameterization, Fig. S8, where Θ̂_0 grows ∝ n and η must shrink as η_0/n).
+    """
+    if not isinstance(network, models.Network):
+        raise TypeError(f"network must be an ntklib Network, got {type(network).__name__}")
+    if not isinstance(data, Dataset):
+        raise TypeError(f"data must be an ntklib Dataset, got {type(data).__name__}")
+    lr = v.positive_float("lr", lr)
+    net = dynamics.gradient_descent(network.apply_fn, params0, data.x_train, data.y_train, lr=lr,
+                                    steps=steps, x_test=data.x_test, y_test=data.y_test, record=record)
+    theta = kernels.empirical_ntk(network, params0, data.x_train)
+    theta_x = kernels.empirical_ntk(network, params0, data.x_test, data.x_train)
+    f0 = np.asarray(network.apply_fn(params0, data.x_train))
+    f0x = np.asarray(network.apply_fn(params0, data.x_test))
+    f_tr, f_te = dynamics.linearized_outputs(theta, theta_x, f0, f0x, data.y_train, lr=lr,
+                                             steps=net.steps)
+    loss = lambda f, y: 0.5 * np.mean((f - np.asarray(y)[None]) ** 2, axis=(1, 2))
+    lin = TrainResult(net.steps, net.times, f_tr, f_te, loss(f_tr, data.y_train),
+                      loss(f_te, data.y_test), params0, None, None, lr, 0.0, None)
+    return PairRun(net, lin, np.asarray(data.y_train), np.asarray(data.y_test), "mse")
+
+
+def own_eta_critical(network, params: Params, x_train, *, out_dim: int = 1) -> float:
+    """η_critical = 2Nk/(λ_min + λ_max) of a network's own empirical Θ̂_0 (full Nk × Nk kernel,
+    so its eigenvalues already include the k outputs). Works for any ``network`` with an
+    ``apply_fn`` (MLP in either parameterization, CNN)."""
+    model = network if isinstance(network, models.Network) else network.apply_fn
+    theta = kernels.empirical_ntk(model, params, x_train)
+    n = np.asarray(x_train).shape[0]
+    k = v.positive_int("out_dim", out_dim)
+    lam = np.linalg.eigvalsh(np.asarray(theta, np.float64))
+    return float(2.0 * n * k / (lam[0] + lam[-1]))
+
+
+# ----------------------------------------------------------------------------- f_lin as an ODE
+
+
+def _full_kernel(name: str, theta, n1: int, n2: int, k: int) -> np.ndarray:
+    """(n1, n2) kernel (meaning Θ ⊗ I_k) or full (n1·k, n2·k) kernel (examples major) → the
+    neural-tangents layout (n1, n2, k, k) ("zip(y1.shape, y2.shape)")."""
+    theta = v.finite_array(name, theta, ndim=2).astype(np.float32)
+    if theta.shape == (n1, n2) and k > 1:
+        theta = np.kron(theta, np.eye(k, dtype=np.float32))
+    if theta.shape != (n1 * k, n2 * k):
+        raise ValueError(f"{name} has shape {theta.shape}; expected ({n1}, {n2}) or "
+                         f"({n1 * k}, {n2 * k}) for {k} outputs")
+    return theta.reshape(n1, k, n2, k).transpose(0, 2, 1, 3)
+
+
+def linearized_ode(theta_train, theta_test_train, f0_train, f0_test, y_train, *, lr: float, steps,
+                   loss: str = "cross_entropy", momentum: float | None = None
+                   ) -> tuple[np.ndarray, np.ndarray]:
+    """Outputs of f_lin under gradient flow on ``loss`` (SM §B, eq. S5–S11), by an ODE solver.
+
+    Solves ḟ_t(X) = −Θ̂_0 ∇_f L(f_t(X)), ḟ_t(x) = −Θ̂_0(x, X) ∇_f L(f_t(X)) (gradient flow of
+    θ with rate η, at time t = η·s) or, with ``momentum`` β, the heavy-ball ODE
+    f̈ = β̃ ḟ − Θ̂_0 ∇_f L with β̃ = (β − 1)/√η at t = √η·s (SM eq. S1–S4), through
+    neural-tangents' ``predict.gradient_descent(loss, Θ̂_0, Y, η, β, trace_axes=())``.
+    ``loss`` names :data:`ntklib.dynamics.LOSSES` — the very function gradient descent
+    minimizes, so both share one time axis. For cross-entropy that is the mean over examples
+    of −Σ_a y_a log softmax(f)_a, so ∇_f L = (softmax(f) − Y)/N: the paper's
+    ḟ = −η Θ̂_0 (softmax(f) − Y) with the book's 1/N. (neural-tangents' docstring example
+    −mean(log_softmax(f)·y) also averages over the k classes: its time runs k times slower.)
+
+    Kernels: (N, N) meaning Θ ⊗ I_k, or the full (N·k, N·k) empirical kernel (examples major);
+    ``theta_test_train`` likewise (M, N) or (M·k, N·k). ``steps``: step counts (may be fractional).
+    Returns f_train (T, N, k) and f_test (T, M, k).
+    """
+    v.choice("loss", loss, tuple(dynamics.LOSSES))
+    lr = v.positive_float("lr", lr)
+    if momentum is not None:
+        momentum = v.positive_float("momentum", momentum, allow_zero=True)
+        if momentum >= 1:
+            raise ValueError(f"momentum must be in [0, 1), got momentum={momentum}")
+    y = v.finite_array("y_train", y_train, ndim=2).astype(np.float32)
+    f0 = v.finite_array("f0_train", f0_train, ndim=2).astype(np.float32)
+    f0x = v.finite_array("f0_test", f0_test, ndim=2).astype(np.float32)
+    if f0.shape != y.shape or f0x.shape[1] != y.shape[1]:
+        raise ValueError(f"f0_train {f0.shape} must match y_train {y.shape} and f0_test "
+                         f"{f0x.shape} must have {y.shape[1]} outputs")
+    n, k = y.shape
+    m = f0x.shape[0]
+    theta = _full_kernel("theta_train", theta_train, n, n, k)
+    theta_x = _full_kernel("theta_test_train", theta_test_train, m, n, k)
+    steps = np.atleast_1d(np.asarray(steps, dtype=np.float64))
+    if steps.ndim != 1 or np.any(~np.isfinite(steps)) or np.any(steps < 0) or np.any(np.diff(steps) <= 0):
+        raise ValueError(f"steps must be finite, non-negative and strictly increasing, got {steps}")
+    predict = nt.predict.gradient_descent(dynamics.LOSSES[loss], jnp.asarray(theta), jnp.asarray(y),
+                                          learning_rate=lr, momentum=momentum, trace_axes=())
+    f_train, f_test = predict(jnp.asarray(steps, jnp.float32), jnp.asarray(f0), jnp.asarray(f0x),
+                              jnp.asarray(theta_x))
+    return np.asarray(f_train), np.asarray(f_test)
+
+
+def ode_for_pair(run: PairRun, model, data: Dataset) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`linearized_ode` at the recorded steps of ``run``, same loss, rate and momentum, with
+    the full empirical Θ̂_0 of ``model`` (a Network, or an ``apply_fn``) at ``run``'s θ_0."""
+    if not isinstance(run, PairRun):
+        raise TypeError(f"run must be a PairRun, got {type(run).__name__}")
+    params0 = run.net.params_init
+    theta = kernels.empirical_ntk(model, params0, data.x_train)
+    theta_x = kernels.empirical_ntk(model, params0, data.x_test, data.x_train)
+    momentum = run.net.momentum if run.net.momentum > 0 else None
+    return linearized_ode(theta, theta_x, run.net.f_train[0], run.net.f_test[0], data.y_train,
+                          lr=run.net.lr, steps=run.steps, loss=run.loss, momentum=momentum)
+
+
+# ----------------------------------------------------------------------------- width sweeps (Fig. S4)
+
+
+def width_pairs(make_network: Callable[[int], object], data: Dataset, widths: Sequence[int], *,
+                seed: int, **train_kwargs) -> dict[int, PairRun]:
+    """:func:`train_pair` for ``make_network(width)`` (initialized with ``seed``) at every width."""
+    widths = [v.positive_int("width", int(w)) for w in widths]
+    seed = v.nonnegative_int("seed", seed)
+    runs = {}
+    for width in progress(widths, desc="widths"):
+        net = make_network(width)
+        params0 = net.init(seed, data.input_dim)
+        runs[width] = train_pair(net.apply_fn, params0, data, **train_kwargs)
+    return runs
+
+
+def logit_deviation(runs: dict[int, PairRun], split: str = "test") -> pd.DataFrame:
+    """Tidy frame (width, step, time, rmse) of RMSE(f_t, f_lin_t) along training, per width."""
+    rows = []
+    for width, run in runs.items():
+        dev = run.output_rmse(split)
+        for s, t, d in zip(run.steps, run.times, dev):
+            rows.append(dict(width=int(width), step=int(s), time=float(t), rmse=float(d)))
+    return pd.DataFrame(rows)
+
+
+def separation_time(times, deviation, threshold: float) -> float:
+    """First recorded time at which ``deviation`` exceeds ``threshold`` (log-linear interpolation
+    between the two recorded times around the crossing); ``inf`` if it never does."""
+    times = v.finite_array("times", times, ndim=1).astype(np.float64)
+    deviation = v.finite_array("deviation", deviation, ndim=1).astype(np.float64)
+    threshold = v.positive_float("threshold", threshold)
+    if times.shape != deviation.shape:
+        raise ValueError(f"times {times.shape} and deviation {deviation.shape} must match")
+    above = np.flatnonzero(deviation > threshold)
+    if above.size == 0:
+        return float("inf")
+    i = int(above[0])
+    if i == 0 or times[i - 1] <= 0:
+        return float(times[i])
+    lo, hi = np.log(times[i - 1]), np.log(times[i])
+    d0, d1 = deviation[i - 1], deviation[i]
+    frac = (threshold - d0) / (d1 - d0)
+    return float(np.exp(lo + frac * (hi - lo)))
+
+
+# ----------------------------------------------------------------------------- CNN (Fig. S2, S5)
+
+
+def conv_sweep(data: Dataset, channels: Sequence[int], *, seeds: Sequence[int], depth: int,
+               image_shape: tuple, lr: float, steps: int, momentum: float = 0.0,
+               record: Sequence[int] | None = None, activation: str = "tanh",
+               sigma_w2: float = 2.0, sigma_b2: float = 0.1) -> tuple[pd.DataFrame, dict]:
+    """Net vs f_lin for :func:`ntklib.models.conv_net` at every channel count and seed.
+
+    Both are trained directly (:func:`train_pair`, MSE, full batch, heavy-ball ``momentum``).
+    Returns a tidy frame (channels, seed, parameters, rmse_test, acc_*, loss_*, max gaps) of
+    final values, and the runs of the first seed keyed by channel count (for curves).
+    """
+    channels = [v.positive_int("channels", int(c)) for c in channels]
+    seeds = [v.nonnegative_int("seed", int(s)) for s in seeds]
+    rows, runs = [], {}
+    for c in progress(channels, desc="channels"):
+        net = models.conv_net(c, depth=depth, image_shape=image_shape, activation=activation,
+                              sigma_w2=sigma_w2, sigma_b2=sigma_b2, out_dim=data.out_dim)
+        for seed in seeds:
+            params0 = net.init(seed, data.input_dim)
+            run = train_pair(net.apply_fn, params0, data, lr=lr, steps=steps, record=record,
+                             momentum=momentum)
+            if seed == seeds[0]:
+                runs[c] = run
+            rows.append(dict(channels=c, seed=seed, parameters=models.parameter_count(params0),
+                             **run.summary()))
+    return pd.DataFrame(rows), runs
+
+
+# ----------------------------------------------------------------------------- parameterizations (Fig. S7)
+
+
+def parameterization_lr_sweep(data: Dataset, eta0s: Sequence[float], *, width: int, depth: int,
+                              steps: int, seed: int = 0, loss: str = "mse",
+                              activation: str = "relu", sigma_w2: float = 2.0,
+                              sigma_b2: float = 0.1, batch_size: int | None = None) -> pd.DataFrame:
+    """Final accuracy vs learning rate in the NTK and the standard parameterization (Fig. S7).
+
+    For each η_0 the NTK-parameterized MLP is trained with rate η_0 and the standard one — same
+    function at initialization (:func:`ntklib.models.ntk_to_standard_params`) — with the single
+    rate η_0/n (n = ``width``, the paper's normalization, SM §F), for ``steps`` steps. Runs whose
+    loss blows up are recorded as diverged (accuracy NaN). Returns a tidy frame with columns
+    parameterization, eta0, lr, diverged, acc_train, acc_test, loss_train, loss_test.
+    """
+    width = v.positive_int("width", width)
+    eta0s = [v.positive_float("eta0", float(e)) for e in eta0s]
+    if not eta0s:
+        raise ValueError("eta0s must contain at least one learning rate")
+    make = lambda par: models.mlp(depth, width, activation=activation, sigma_w2=sigma_w2,
+                                  sigma_b2=sigma_b2, parameterization=par, out_dim=data.out_dim)
+    ntk_net, std_net = make("ntk"), make("standard")
+    params_ntk = ntk_net.init(v.nonnegative_int("seed", seed), data.input_dim)
+    starts = {"ntk": (ntk_net, params_ntk, 1.0),
+              "standard": (std_net, models.ntk_to_standard_params(ntk_net, params_ntk), 1.0 / width)}
+    rows = []
+    pairs = [(par, e) for par in starts for e in eta0s]
+    for par, eta0 in progress(pairs, desc="learning rates"):
+        net, params, factor = starts[par]
+        res = dynamics.gradient_descent(net.apply_fn, params, data.x_train, data.y_train,
+                                        lr=eta0 * factor, steps=steps, x_test=data.x_test,
+                                        y_test=data.y_test, record=[0, steps], loss=loss,
+                                        batch_size=batch_size, allow_divergence=True)
+        ok = not res.diverged and res.steps[-1] == steps
+        rows.append(dict(
+            parameterization=par, eta0=eta0, lr=eta0 * factor, diverged=not ok,
+            acc_train=float(accuracy(res.f_train[-1], data.y_train)) if ok else np.nan,
+            acc_test=float(accuracy(res.f_test[-1], data.y_test)) if ok else np.nan,
+            loss_train=float(res.loss_train[-1]) if ok else np.nan,
+            loss_test=float(res.loss_test[-1]) if ok else np.nan))
+    return pd.DataFrame(rows)
+
+
+def curve_gap(frame: pd.DataFrame, metric: str = "acc_test") -> dict[str, float]:
+    """Compare the two parameterizations' curves of a :func:`parameterization_lr_sweep` frame.
+
+    Returns the largest |metric_ntk − metric_standard| over the η_0 where both converged
+    (``max_gap``), the number of such η_0 (``n_common``), and the largest converged η_0 of each
+    (``eta0_max_ntk``, ``eta0_max_standard``).
+    """
+    table = frame.pivot(index="eta0", columns="parameterization", values=metric)
+    both = table.dropna()
+    ok = frame[~frame.diverged]
+    out = {"max_gap": float(np.max(np.abs(both["ntk"] - both["standard"]))) if len(both) else np.nan,
+           "n_common": int(len(both))}
+    for par in ("ntk", "standard"):
+        sel = ok[ok.parameterization == par]
+        out[f"eta0_max_{par}"] = float(sel.eta0.max()) if len(sel) else np.nan
+    return out
+
+
+# ----------------------------------------------------------------------------- data switch
+
+
+def load_dataset(name: str, n_train: int, n_test: int, *, binary: bool = False,
+                 seed: int = 0) -> Dataset:
+    """The chapter's data switch: ``"digits"`` (bundled, offline; the ``ci`` scale), ``"mnist"``
+    (Keras download, cached) or ``"cifar10"`` (horses vs planes, binary only).
+
+    ``binary``: ±1 targets (digits/MNIST: even vs odd digit; CIFAR-10: airplane +1, horse −1);
+    otherwise one-hot over all ten classes.
+    """
+    v.choice("name", name, ("digits", "mnist", "cifar10"))
+    if name == "digits":
+        return data_mod.digits(n_train, n_test, binary=binary, seed=seed)
+    if name == "mnist":
+        return data_mod.mnist(n_train, n_test, binary=binary, seed=seed)
+    if not binary:
+        raise ValueError("cifar10 is loaded as the binary horses-vs-planes task: pass binary=True")
+    return data_mod.cifar10_binary(n_train, n_test, classes=("airplane", "horse"), seed=seed)
+
+
+def image_shape(dataset: Dataset) -> tuple:
+    """(height, width, channels) of a dataset's images, from its name (digits, mnist, cifar10 …)."""
+    key = dataset.name.split()[0] if dataset.name else ""
+    if key not in data_mod.IMAGE_SHAPES:
+        raise ValueError(f"unknown image shape for dataset {dataset.name!r}; "
+                         f"known: {sorted(data_mod.IMAGE_SHAPES)}")
+    return data_mod.IMAGE_SHAPES[key]
+
+
+def separation_table(runs: dict[int, PairRun], threshold: float, split: str = "test") -> pd.DataFrame:
+    """Per width: the time at which RMSE(f_t, f_lin_t) on ``split`` first exceeds ``threshold``
+    (:func:`separation_time`), the final RMSE and the final accuracies of net and f_lin."""
+    threshold = v.positive_float("threshold", threshold)
+    rows = []
+    for width, run in runs.items():
+        dev = run.output_rmse(split)
+        rows.append(dict(width=int(width), t_sep=separation_time(run.times, dev, threshold),
+                         rmse_final=float(dev[-1]),
+                         acc_net=float(run.accuracy("net", split)[-1]),
+                         acc_lin=float(run.accuracy("lin", split)[-1])))
+    return pd.DataFrame(rows)
