@@ -35,11 +35,13 @@ OUT = ROOT / "benchmarks" / "results"
 NOTES = {
     "gd": "What dominates: the matmuls of the forward and backward pass (3 per layer per step); "
           "`lax.fori_loop` inside one jit keeps the loop on the device, and outputs are recorded only "
-          "on a log-spaced grid. The backward pass's weight-gradient matmuls (contracting over the "
-          "batch) run below the square-matmul rate, which is most of the gap to the floor. Tried and "
-          "not adopted: `XLA_FLAGS=--xla_cpu_use_thunk_runtime=false` (XLA's older CPU runtime) makes "
-          "the backward pass of a 3×2048 MLP 2–3x faster on jax 0.5.3, but aborts the process in "
-          "XLA's HLO evaluator on chapter 2's jitted initialization (a threefry while-loop).",
+          "on a log-spaced grid. On XLA's CPU backend the backward product c @ Wᵀ runs 5–10x below "
+          "the matmul rate for a large W; `ntklib`'s MLP computes it as (W cᵀ)ᵀ "
+          "(`models.dense_product`, a custom JVP rule); the table times the stax `apply_fn` of the "
+          "same layers beside it. What is left of the gap: products with one side of 128 "
+          "rows run below the square-matmul rate that defines the floor. Also tried: "
+          "`XLA_FLAGS=--xla_cpu_use_thunk_runtime=false` (XLA's older CPU runtime) is as fast, but "
+          "aborts the process in XLA's HLO evaluator on chapter 2's jitted initialization.",
     "ntk": "What dominates: for `ntklib (Network)` the per-layer products x^{l-1}x'^{l-1ᵀ} and δ^l δ'^{lᵀ}, "
            "O(N² Σ n_l) — the Jacobian (N·k·P numbers) is never formed, which is why it is 1–2 orders "
            "faster than every generic method. The generic `apply_fn` path (any model, e.g. the CNN of "
@@ -109,7 +111,8 @@ def matmul_rate(n: int = 2048) -> float:
 
 
 def gd_step_efficiency(rate_gflops: float, quick: bool):
-    """Time per full-batch GD step (jit + fori_loop) vs the FLOP floor of forward + backward."""
+    """Time per full-batch GD step (jit + fori_loop) vs the FLOP floor of forward + backward,
+    for ntklib's MLP ``apply_fn`` and neural-tangents' stax ``apply_fn`` of the same layers."""
     rows = []
     configs = [(1, 16384, 128), (3, 2048, 128)] if not quick else [(1, 4096, 64), (3, 512, 64)]
     ds = data.digits(128, 8, binary=True)
@@ -121,16 +124,20 @@ def gd_step_efficiency(rate_gflops: float, quick: bool):
         # XLA's own FLOP count of one loss+gradient evaluation
         grad = jax.jit(jax.grad(lambda p: dynamics.mse_loss(net.apply_fn(p, x), y)))
         flops = grad.lower(params).compile().cost_analysis()["flops"]
-        advance = dynamics._advance_fn(net.apply_fn, "mse", None)
         rates = jax.tree_util.tree_map(lambda _: 0.1, params)
         vel = jax.tree_util.tree_map(jnp.zeros_like, params)
         key = jax.random.PRNGKey(0)
-        run = lambda: advance(params, vel, x, y, rates, 0.0, key, 0, steps)[0]
-        per_step = median_time(run, repeats=3) / steps
+        per_step = {}
+        for name, apply_fn in (("ntklib", net.apply_fn), ("stax", net.stax_apply_fn)):
+            advance = dynamics._advance_fn(apply_fn, "mse", None)
+            run = lambda: advance(params, vel, x, y, rates, 0.0, key, 0, steps)[0]
+            per_step[name] = median_time(run, repeats=3) / steps
         floor = flops / (rate_gflops * 1e9)
-        rows.append((depth, width, n, f"{flops / 1e9:.2f}", f"{per_step * 1e3:.1f}", f"{floor * 1e3:.1f}",
-                     f"{per_step / floor:.2f}"))
-    return table(["depth", "width", "N", "GFLOP/step (XLA)", "ms/step", "floor ms/step", "ratio"], rows)
+        rows.append((depth, width, n, f"{flops / 1e9:.2f}", f"{per_step['ntklib'] * 1e3:.1f}",
+                     f"{per_step['stax'] * 1e3:.1f}", f"{floor * 1e3:.1f}",
+                     f"{per_step['ntklib'] / floor:.2f}", f"{per_step['stax'] / floor:.2f}"))
+    return table(["depth", "width", "N", "GFLOP/step (XLA)", "ntklib ms/step", "stax ms/step",
+                  "floor ms/step", "ntklib / floor", "stax / floor"], rows)
 
 
 # ----------------------------------------------------------------------------- empirical NTK

@@ -48,6 +48,7 @@ class Network:
     sigma_b2: float
     parameterization: str
     out_dim: int
+    stax_apply_fn: Callable | None = None  # neural-tangents' apply_fn of the same layers (cross-checks)
 
     def init(self, seed: int | jax.Array, input_dim: int) -> Params:
         """Draw initial parameters θ_0 for inputs of dimension ``input_dim``."""
@@ -113,7 +114,7 @@ def mlp(depth: int, width: int, *, activation: str = "relu", sigma_w2: float = 2
     for _ in range(depth):
         layers += [dense(width), _stax_activation(activation)]
     layers.append(dense(out_dim))
-    init_fn, _, kernel_fn = stax.serial(*layers)
+    init_fn, stax_apply_fn, kernel_fn = stax.serial(*layers)
     layer = _dense_layer(parameterization, sigma_w2, sigma_b2)
     phi = activation_fn(activation)
 
@@ -126,7 +127,7 @@ def mlp(depth: int, width: int, *, activation: str = "relu", sigma_w2: float = 2
         return x
 
     return Network(init_fn, apply_fn, kernel_fn, depth, width, activation, sigma_w2, sigma_b2,
-                   parameterization, out_dim)
+                   parameterization, out_dim, stax_apply_fn)
 
 
 @jax.custom_jvp

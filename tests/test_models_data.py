@@ -29,17 +29,6 @@ def test_interpolate_and_gaussian_inputs():
     assert g.shape == (2000, 3) and abs(g.var() - 1) < 0.05
 
 
-def _stax_reference(net):
-    """neural-tangents' stax apply_fn for the same layers: the independent implementation."""
-    b_std = net.sigma_b2 ** 0.5 if net.sigma_b2 > 0 else None
-    dense = lambda n: models.stax.Dense(n, W_std=net.sigma_w2 ** 0.5, b_std=b_std,
-                                        parameterization=net.parameterization)
-    layers = []
-    for _ in range(net.depth):
-        layers += [dense(net.width), models._stax_activation(net.activation)]
-    return models.stax.serial(*layers, dense(net.out_dim))[1]
-
-
 def _max_diff(a, b):
     return max(float(jnp.max(jnp.abs(u - w))) for u, w in
                zip(jax.tree_util.tree_leaves(a), jax.tree_util.tree_leaves(b)))
@@ -52,7 +41,7 @@ def test_apply_fn_and_its_derivatives_equal_stax(x64, activation, parameterizati
     # width 256 takes dense_product's rewritten tangent for the hidden 256×256 layer
     net = models.mlp(2, 256, activation=activation, parameterization=parameterization, out_dim=2,
                      sigma_b2=sigma_b2)
-    ref = _stax_reference(net)
+    ref = net.stax_apply_fn  # neural-tangents' own implementation of the same layers
     x = jnp.asarray(data.gaussian_inputs(6, 5, seed=1), jnp.float64)
     params = jax.tree_util.tree_map(lambda a: a.astype(jnp.float64), net.init(0, 5))
     tangent = jax.tree_util.tree_map(lambda a: jnp.cos(a), params)
