@@ -287,16 +287,27 @@ def book_times():
         rows.append((nb.name, f"{dt:.0f}", "ok" if proc.returncode == 0 else "FAILED", "yes" if dt <= 90 else "NO"))
     rows.append(("**all notebooks**", f"{total:.0f}", "", "yes" if total <= 360 else "NO"))
     jb = str(ROOT / ".venv" / "bin" / "jupyter-book")
-    shutil.rmtree(ROOT / "_build" / ".jupyter_cache", ignore_errors=True)
-    shutil.rmtree(ROOT / "_build" / "html", ignore_errors=True)
-    t0 = time.perf_counter()
-    subprocess.run([jb, "build", str(ROOT), "-W", "-n", "--keep-going"], env=env, capture_output=True, check=True)
-    cold = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    subprocess.run([jb, "build", str(ROOT), "-W", "-n", "--keep-going"], env=env, capture_output=True, check=True)
-    warm = time.perf_counter() - t0
-    rows.append(("book build, cold cache", f"{cold:.0f}", "", ""))
-    rows.append(("book build, nothing changed", f"{warm:.0f}", f"{warm / cold:.0%} of cold", "yes" if warm <= 0.1 * cold else "NO"))
+    build = ROOT / "_build"
+
+    def build_book(*remove: str) -> float:
+        for name in remove:
+            shutil.rmtree(build / name, ignore_errors=True)
+        t0 = time.perf_counter()
+        subprocess.run([jb, "build", str(ROOT), "-W", "-n", "--keep-going"], env=env, cwd=ROOT,
+                       capture_output=True, check=True)
+        return time.perf_counter() - t0
+
+    # cold: no execution cache, no Sphinx environment (every notebook executes, every page is read)
+    cold = build_book(".jupyter_cache", ".doctrees", "jupyter_execute", "html")
+    # every page read again, notebooks taken from the execution cache (what a changed text costs)
+    reread = build_book(".doctrees", "html")
+    # nothing changed: Sphinx's environment and the cache are both current
+    warm = build_book()
+    rows.append(("book build, cold (no cache)", f"{cold:.0f}", "", ""))
+    rows.append(("book build, pages re-read, notebooks from the cache", f"{reread:.0f}",
+                 f"{reread / cold:.0%} of cold", "yes" if reread <= 0.1 * cold else "NO"))
+    rows.append(("book build, nothing changed", f"{warm:.0f}", f"{warm / cold:.0%} of cold",
+                 "yes" if warm <= 0.1 * cold else "NO"))
     return table(["notebook / build", "seconds", "status", "within target"], rows)
 
 

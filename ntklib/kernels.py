@@ -89,16 +89,25 @@ def _jacobian_block_ntk(apply_fn: Callable, params: Params, x1, x2):
 
 @partial(jax.jit, static_argnums=(0,))
 def _ntk_vector_products(apply_fn: Callable, params: Params, x1, x2):
-    """Θ̂(x1_i, x2_j)_{ab} = ∂_θ f_a(x1_i) · (J(x2_j)ᵀ e_b): a VJP at each x2_j, then a JVP at each
-    x1_i along it, vmapped over both; returns (N1·k, N2·k). Never forms J(x1)."""
+    """Θ̂(x1_i, x2_j)_{ab} = ∂_θ f_a(x1_i) · ∂_θ f_b(x2_j) from NTK-vector products, vmapped over
+    all pairs; returns (N1·k, N2·k). Never forms J(x1).
+
+    The map δ ↦ J(x1_i) J(x2_j)ᵀ δ (a VJP at x2_j, then a JVP at x1_i) is transposed with
+    ``jax.linear_transpose`` and applied to the basis vectors e_a: (J(x1_i) J(x2_j)ᵀ)ᵀ e_a is row a.
+    This is neural-tangents' NTK_VECTOR_PRODUCTS order; it runs the reverse-mode (backward) pass
+    at x1_i, which is faster than forward mode for ntklib's networks (models.dense_product).
+    """
     single = lambda p, x: apply_fn(p, x[None])[0]
-    k = jax.eval_shape(single, params, x2[0]).shape[-1]
+    out = jax.eval_shape(single, params, x2[0])
+    k = out.shape[-1]
     eye = jnp.eye(k, dtype=x2.dtype)
 
     def pair(xi, xj):
-        _, pullback = jax.vjp(lambda p: single(p, xj), params)
-        column = lambda c: jax.jvp(lambda p: single(p, xi), (params,), pullback(c))[1]
-        return jax.vmap(column)(eye).T  # [a, b]
+        def vjp_then_jvp(delta):
+            _, pullback = jax.vjp(lambda p: single(p, xj), params)
+            return jax.jvp(lambda p: single(p, xi), (params,), pullback(delta))[1]
+        transposed = jax.linear_transpose(vjp_then_jvp, out)
+        return jax.vmap(lambda e: transposed(e)[0])(eye)  # [a, b]
 
     theta = jax.vmap(lambda xi: jax.vmap(lambda xj: pair(xi, xj))(x2))(x1)  # (N1, N2, k, k)
     return theta.transpose(0, 2, 1, 3).reshape(x1.shape[0] * k, x2.shape[0] * k)
