@@ -134,10 +134,11 @@ def _generic_ntk(apply_fn, params, x1, x2, max_bytes, implementation):
         implementation = ("vector_products" if n2 * k <= VECTOR_PRODUCT_MAX_COLUMNS
                           else "jacobian_contraction")
     if implementation == "vector_products":
-        # the VJPs at a block of x2 hold J(x2_block)ᵀ: at most max_bytes of it at once
-        block = int(max(1, max_bytes // max(1, 2 * 4 * k * n_params)))  # J(x2_block)ᵀ + JVP temporaries
-        return jnp.concatenate([_ntk_vector_products(apply_fn, params, x1, x2[j:j + block])
-                                for j in range(0, n2, block)], axis=1)
+        # the reverse passes at a block of x1 hold J(x1_block)ᵀ: at most max_bytes of it at once
+        block = int(max(1, max_bytes // max(1, 2 * 4 * k * n_params)))  # J(x1_block)ᵀ + temporaries
+        block = -(-n1 // -(-n1 // block))  # equal blocks: ceil(n1 / number of blocks)
+        return jnp.concatenate([_ntk_vector_products(apply_fn, params, x1[i:i + block], x2)
+                                for i in range(0, n1, block)], axis=0)
     per_example = max(1, 4 * k * n_params)
     block = int(max(1, max_bytes // (2 * per_example)))
     if block >= max(n1, n2):
