@@ -86,14 +86,15 @@ def _stax_activation(name: str):
         return stax.ElementwiseNumerical(fn=jnp.tanh, deg=25)
 
 
-def _layer_stds(activation: str, parameterization: str, sigma_w2: float,
-                sigma_b2: float) -> tuple[float, float | None]:
-    """Check the shared layer hyperparameters; return (σ_w, σ_b), σ_b = None for no bias."""
+def _layer_variances(activation: str, parameterization: str, sigma_w2: float,
+                     sigma_b2: float) -> tuple[float, float, float, float | None]:
+    """Check the shared layer hyperparameters; return (σ_w², σ_b², σ_w, σ_b), σ_b = None for no bias."""
     v.choice("activation", activation, ACTIVATIONS)
     v.choice("parameterization", parameterization, PARAMETERIZATIONS)
     sigma_w2 = v.positive_float("sigma_w2", sigma_w2)
     sigma_b2 = v.positive_float("sigma_b2", sigma_b2, allow_zero=True)
-    return float(np.sqrt(sigma_w2)), (float(np.sqrt(sigma_b2)) if sigma_b2 > 0 else None)
+    return (sigma_w2, sigma_b2, float(np.sqrt(sigma_w2)),
+            float(np.sqrt(sigma_b2)) if sigma_b2 > 0 else None)
 
 
 def mlp(depth: int, width: int, *, activation: str = "relu", sigma_w2: float = 2.0,
@@ -105,7 +106,8 @@ def mlp(depth: int, width: int, *, activation: str = "relu", sigma_w2: float = 2
     depth = v.positive_int("depth", depth)
     width = v.positive_int("width", width)
     out_dim = v.positive_int("out_dim", out_dim)
-    w_std, b_std = _layer_stds(activation, parameterization, sigma_w2, sigma_b2)
+    sigma_w2, sigma_b2, w_std, b_std = _layer_variances(activation, parameterization,
+                                                        sigma_w2, sigma_b2)
 
     def dense(n):
         return stax.Dense(n, W_std=w_std, b_std=b_std, parameterization=parameterization)
@@ -411,7 +413,8 @@ def conv_net(channels: int, *, depth: int = 2, image_shape: tuple = (8, 8, 1),
     if len(filter_shape) != 2:
         raise ValueError(f"filter_shape must be (height, width), got {filter_shape!r}")
     filter_shape = tuple(v.positive_int("filter_shape entry", int(s)) for s in filter_shape)
-    w_std, b_std = _layer_stds(activation, parameterization, sigma_w2, sigma_b2)
+    sigma_w2, sigma_b2, w_std, b_std = _layer_variances(activation, parameterization,
+                                                        sigma_w2, sigma_b2)
 
     layers = []
     for _ in range(depth):
