@@ -34,17 +34,27 @@ OUT = ROOT / "benchmarks" / "results"
 
 
 NOTES = {
-    "gd": "What dominates: the matmuls of the forward and backward pass (3 per layer per step); "
-          "`lax.fori_loop` inside one jit keeps the loop on the device, and outputs are recorded only "
-          "on a log-spaced grid. On XLA's CPU backend the backward product c @ Wᵀ runs 5–10x below "
-          "the matmul rate for a large W; `ntklib`'s MLP computes it as (W cᵀ)ᵀ "
-          "(`models.dense_product`, a custom JVP rule); the table times the stax `apply_fn` of the "
-          "same layers beside it. What is left of the gap: products with one side of 64 or 128 "
-          "rows run below the square-matmul rate that defines the floor — all the one-layer net "
-          "has (its 64×16384 and 16384×1 layers) — and elementwise work on the activations that "
-          "the FLOP count leaves out. Also tried: "
-          "`XLA_FLAGS=--xla_cpu_use_thunk_runtime=false` (XLA's older CPU runtime) is as fast, but "
-          "aborts the process in XLA's HLO evaluator on chapter 2's jitted initialization.",
+    "gd": "The floor is the matmul FLOPs of one gradient (column 4; formula in `mlp_step_flops`) at "
+          "the measured square-matmul rate; XLA's count (column 5) adds the elementwise work. Both "
+          "rows run plain GD as `dynamics.gradient_descent` does for momentum 0: `lax.fori_loop` "
+          "inside one jit (no host round-trips, outputs recorded only on a log-spaced grid), and "
+          "no velocity carried. What dominates the three-layer net: its 2048×2048 matmuls. On XLA's "
+          "CPU backend the backward product c @ Wᵀ runs 5–10x below the matmul rate for a large W; "
+          "`ntklib`'s MLP computes it as (W cᵀ)ᵀ (`models.dense_product`, a custom JVP rule), which "
+          "is most of its lead over the stax `apply_fn` of the same layers. What dominates the "
+          "one-layer net: memory traffic, not FLOPs. With 64 inputs its two matmuls do only 4·64 "
+          "FLOPs per hidden activation, while every step also makes about five passes over the "
+          "128×16384 activations that the floor does not count (bias + ReLU, the derivative mask, "
+          "the bias gradient, and the readout's two products, which read them) — column 9 is the "
+          "measured cost of one such pass. XLA's CPU backend does not fuse elementwise work into "
+          "matmuls, so `ntklib` only avoids extra passes: the NTK scale σ_w/√n multiplies the "
+          "smaller of x and xW, the ReLU is a select whose derivative mask is recomputed inside the "
+          "backward fusion, and plain GD carries no velocity. Also tried, without a consistent "
+          "gain: the bias gradient as a matrix-vector product, splitting the hidden layer into "
+          "column blocks, XLA's XNNPACK and oneDNN options; "
+          "`XLA_FLAGS=--xla_cpu_use_thunk_runtime=false` (XLA's older CPU runtime) is fast, but "
+          "aborts the process in XLA's HLO evaluator on chapter 2's jitted initialization. The last "
+          "column is the slowest of four interleaved timing rounds over the best (reported) one.",
     "ntk": "What dominates: for `ntklib (Network)` the per-layer products x^{l-1}x'^{l-1ᵀ} and δ^l δ'^{lᵀ}, "
            "O(N² Σ n_l) — the Jacobian (N·k·P numbers) is never formed, which is why it is 1–2 orders "
            "faster than every generic method. The generic `apply_fn` path (any model, e.g. the CNN of "
@@ -103,19 +113,34 @@ def mib(b: float) -> str:
 # ----------------------------------------------------------------------------- matmul rate
 
 
+def best_median(fn, rounds: int = 3, repeats: int = 3) -> float:
+    """The best of ``rounds`` medians of ``repeats`` timed calls: this machine is shared, and the
+    memory bandwidth left to it varies between rounds (the spread is reported where it matters)."""
+    return min(median_time(fn, repeats=repeats) for _ in range(rounds))
+
+
 def matmul_rate(n: int = 2048) -> float:
-    """Measured f32 GFLOP/s of an n×n matmul (the FLOP floor's unit)."""
+    """Measured f32 GFLOP/s of an n×n matmul (the FLOP floor's unit), best round."""
     a = jax.random.normal(jax.random.PRNGKey(0), (n, n))
     f = jax.jit(lambda a: a @ a)
-    return 2 * n ** 3 / median_time(lambda: f(a), repeats=7) / 1e9
+    return 2 * n ** 3 / best_median(lambda: f(a), repeats=5) / 1e9
 
 
 # ----------------------------------------------------------------------------- GD steps
 
 
+def mlp_step_flops(widths: list[int], n: int) -> int:
+    """Matmul FLOPs of one loss gradient of an MLP with layer widths n_0 (input), ..., n_L on n
+    inputs: 2n Σ n_{l-1} n_l forward, as much again for the weight gradients, and 2n Σ_{l≥2}
+    n_{l-1} n_l for the back-propagated δ^{l-1} = δ^l Wᵀ (none for the input layer)."""
+    products = [a * b for a, b in zip(widths[:-1], widths[1:])]
+    return 2 * n * (2 * sum(products) + sum(products[1:]))
+
+
 def gd_step_efficiency(rate_gflops: float, quick: bool):
     """Time per full-batch GD step (jit + fori_loop) vs the FLOP floor of forward + backward,
-    for ntklib's MLP ``apply_fn`` and neural-tangents' stax ``apply_fn`` of the same layers."""
+    for ntklib's MLP ``apply_fn`` and neural-tangents' stax ``apply_fn`` of the same layers, and
+    the cost of one read-and-write pass over the N × width activations."""
     rows = []
     configs = [(1, 16384, 128), (3, 2048, 128)] if not quick else [(1, 4096, 64), (3, 512, 64)]
     ds = data.digits(128, 8, binary=True)
@@ -124,26 +149,39 @@ def gd_step_efficiency(rate_gflops: float, quick: bool):
         params = net.init(0, 64)
         x, y = ds.x_train[:n], ds.y_train[:n]
         steps = 20
-        # XLA's own FLOP count of one loss+gradient evaluation
+        flops = mlp_step_flops([x.shape[1]] + [width] * depth + [1], n)
+        # XLA's own count for the same gradient (adds the elementwise work), for reference
         grad = jax.jit(jax.grad(lambda p: dynamics.mse_loss(net.apply_fn(p, x), y)))
-        flops = grad.lower(params).compile().cost_analysis()["flops"]
+        xla_flops = grad.lower(params).compile().cost_analysis()["flops"]
         rates = jax.tree_util.tree_map(lambda _: 0.1, params)
         vel = jax.tree_util.tree_map(jnp.zeros_like, params)
         key = jax.random.PRNGKey(0)
         runs = {}
         for name, apply_fn in (("ntklib", net.apply_fn), ("stax", net.stax_apply_fn)):
-            advance = dynamics._advance_fn(apply_fn, "mse", None)
+            # plain GD (momentum 0), the loop dynamics.gradient_descent runs for it
+            advance = dynamics._advance_fn(apply_fn, "mse", None, heavy_ball=False)
             runs[name] = partial(lambda adv: adv(params, vel, x, y, rates, 0.0, key, 0, steps)[0], advance)
             jax.block_until_ready(runs[name]())  # compile and touch the buffers before any timing
-        # interleaved rounds, best median: the first timed run of a process pays for page faults
-        per_step = {name: min(median_time(run, repeats=3) for _ in range(2)) / steps
-                    for name, run in runs.items()}
+        # interleaved rounds: the first timed run of a process pays for page faults, and the
+        # memory bandwidth of this shared machine varies from round to round
+        medians = {name: [] for name in runs}
+        for _ in range(4):
+            for name, run in runs.items():
+                medians[name].append(median_time(run, repeats=3) / steps)
+        per_step = {name: min(m) for name, m in medians.items()}
+        spread = max(medians["ntklib"]) / per_step["ntklib"]
+        h = jax.random.normal(key, (n, width))
+        one_pass = jax.jit(lambda h: jnp.where(h > 0, h, 0.0))
+        pass_time = best_median(lambda: one_pass(h), repeats=5)
         floor = flops / (rate_gflops * 1e9)
-        rows.append((depth, width, n, f"{flops / 1e9:.2f}", f"{per_step['ntklib'] * 1e3:.1f}",
-                     f"{per_step['stax'] * 1e3:.1f}", f"{floor * 1e3:.1f}",
-                     f"{per_step['ntklib'] / floor:.2f}", f"{per_step['stax'] / floor:.2f}"))
-    return table(["depth", "width", "N", "GFLOP/step (XLA)", "ntklib ms/step", "stax ms/step",
-                  "floor ms/step", "ntklib / floor", "stax / floor"], rows)
+        rows.append((depth, width, n, f"{flops / 1e9:.2f}", f"{xla_flops / 1e9:.2f}",
+                     f"{per_step['ntklib'] * 1e3:.2f}", f"{per_step['stax'] * 1e3:.2f}",
+                     f"{floor * 1e3:.2f}", f"{pass_time * 1e3:.2f}",
+                     f"{per_step['ntklib'] / floor:.2f}", f"{per_step['stax'] / floor:.2f}",
+                     f"{spread:.2f}"))
+    return table(["depth", "width", "N", "GFLOP/step (matmuls)", "GFLOP/step (XLA)",
+                  "ntklib ms/step", "stax ms/step", "floor ms/step", "one N×width pass ms",
+                  "ntklib / floor", "stax / floor", "slowest / best round"], rows)
 
 
 # ----------------------------------------------------------------------------- empirical NTK

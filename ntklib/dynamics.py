@@ -93,13 +93,16 @@ LOSSES = {"mse": mse_loss, "cross_entropy": cross_entropy_loss}
 
 
 @lru_cache(maxsize=None)
-def _advance_fn(apply_fn: Callable, loss: str, batch_size: int | None) -> Callable:
+def _advance_fn(apply_fn: Callable, loss: str, batch_size: int | None,
+                heavy_ball: bool = True) -> Callable:
     """Jitted ``n`` steps of heavy-ball GD: v ← βv − η∇L(θ), θ ← θ + v (β = 0: plain GD).
 
     η may be one number or a pytree of per-leaf rates. With ``batch_size`` each step uses a
     random minibatch (without replacement) drawn with key fold_in(key, step). Also returns the
     first step (counting from ``start``) whose loss was non-finite or above DIVERGENCE_LOSS, or
-    -1. The loop runs on the device (lax.fori_loop): no host round-trips.
+    -1. The loop runs on the device (lax.fori_loop): no host round-trips. ``heavy_ball=False``
+    runs plain GD, θ ← θ − η∇L(θ), without carrying v (one pass less over every parameter per
+    step); the velocity is then returned as given.
     """
     loss_fn = LOSSES[loss]
 
@@ -121,8 +124,11 @@ def _advance_fn(apply_fn: Callable, loss: str, batch_size: int | None) -> Callab
             value, g = grad_fn(p, xb, yb)
             is_bad = ~jnp.isfinite(value) | (value > DIVERGENCE_LOSS)
             bad = jnp.where((bad < 0) & is_bad, start + i, bad)
-            vel = jax.tree_util.tree_map(lambda vv, gg, eta: momentum * vv - eta * gg, vel, g, lr)
-            p = jax.tree_util.tree_map(lambda pp, vv: pp + vv, p, vel)
+            if heavy_ball:
+                vel = jax.tree_util.tree_map(lambda vv, gg, eta: momentum * vv - eta * gg, vel, g, lr)
+                p = jax.tree_util.tree_map(lambda pp, vv: pp + vv, p, vel)
+            else:
+                p = jax.tree_util.tree_map(lambda pp, gg, eta: pp - eta * gg, p, g, lr)
             return p, vel, bad
 
         return jax.lax.fori_loop(0, n, body, (params, velocity, jnp.array(-1, jnp.int32)))
@@ -178,7 +184,7 @@ def gradient_descent(apply_fn: Callable, params: Params, x_train, y_train, *, lr
         y_test = jnp.asarray(v.finite_array("y_test", y_test, ndim=2))
     grid = _record_grid(record, steps)
 
-    advance = _advance_fn(apply_fn, loss, batch_size)
+    advance = _advance_fn(apply_fn, loss, batch_size, heavy_ball=momentum > 0)
     evaluate = jax.jit(apply_fn)
     p = params
     velocity = jax.tree_util.tree_map(jnp.zeros_like, params)
