@@ -60,6 +60,24 @@ def test_apply_fn_and_its_derivatives_equal_stax(x64, activation, parameterizati
     assert _max_diff(vgrad(net.apply_fn), vgrad(ref)) < 1e-10
 
 
+def test_float32_inputs_meet_float64_weights_unrounded(x64):
+    # the NTK scale is applied to the input before the product: it must not round float32 data
+    net = models.mlp(2, 64)
+    params = jax.tree_util.tree_map(lambda a: a.astype(jnp.float64), net.init(0, 5))
+    x32 = jnp.asarray(data.gaussian_inputs(4, 5, seed=3), jnp.float32)
+    out = net.apply_fn(params, x32)
+    assert out.dtype == jnp.float64
+    assert _max_diff(out, net.apply_fn(params, x32.astype(jnp.float64))) < 1e-14
+
+
+def test_relu_derivative_convention():
+    # the mask 1[x > 0]: 0 at an exact zero (as jax.nn.relu), stax's ABRelu gives 1/2 there
+    relu = models.activation_fn("relu")
+    x = jnp.array([-1.0, 0.0, 2.0])
+    np.testing.assert_array_equal(relu(x), [0.0, 0.0, 2.0])
+    np.testing.assert_array_equal(jax.vmap(jax.grad(relu))(x), [0.0, 0.0, 1.0])
+
+
 def test_variances_not_standard_deviations():
     """σ_w² = 4 must give Var[h¹] = 4·||x||²/n0 (stax would give 16 if passed W_std = 4)."""
     net = models.mlp(1, 4096, activation="relu", sigma_w2=4.0, sigma_b2=0.25)
