@@ -76,6 +76,9 @@ def test_relu_derivative_convention():
     x = jnp.array([-1.0, 0.0, 2.0])
     np.testing.assert_array_equal(relu(x), [0.0, 0.0, 2.0])
     np.testing.assert_array_equal(jax.vmap(jax.grad(relu))(x), [0.0, 0.0, 1.0])
+    # forward mode and second derivatives follow the same rule (the mask is read off φ(x))
+    np.testing.assert_array_equal(jax.jvp(relu, (x,), (jnp.full(3, 3.0),))[1], [0.0, 0.0, 3.0])
+    np.testing.assert_array_equal(jax.vmap(jax.grad(jax.grad(relu)))(x), [0.0, 0.0, 0.0])
 
 
 def test_variances_not_standard_deviations():
