@@ -57,8 +57,12 @@ NOTES = {
           "weight-gradient matmul, splitting the hidden layer into column blocks, XLA's XNNPACK, "
           "oneDNN and scheduler options; "
           "`XLA_FLAGS=--xla_cpu_use_thunk_runtime=false` (XLA's older CPU runtime) is fast, but "
-          "aborts the process in XLA's HLO evaluator on chapter 2's jitted initialization. The last "
-          "column is the slowest of four interleaved timing rounds over the best (reported) one.",
+          "aborts the process in XLA's HLO evaluator on chapter 2's jitted initialization. Timing: "
+          "four interleaved rounds at the start of the run and four at its end, best reported; "
+          "the last column is the slowest round over the best. The memory bandwidth this shared "
+          "machine leaves to a process changes over minutes (the memory-bound one-layer step has "
+          "run 1.5x slower for a whole minute of rounds), which is why one batch of rounds is "
+          "not enough.",
     "ntk": "What dominates: for `ntklib (Network)` the per-layer products x^{l-1}x'^{l-1ᵀ} and δ^l δ'^{lᵀ}, "
            "O(N² Σ n_l) — the Jacobian (N·k·P numbers) is never formed, which is why it is 1–2 orders "
            "faster than every generic method. The generic `apply_fn` path (any model, e.g. the CNN of "
@@ -141,51 +145,77 @@ def mlp_step_flops(widths: list[int], n: int) -> int:
     return 2 * n * (2 * sum(products) + sum(products[1:]))
 
 
-def gd_step_efficiency(rate_gflops: float, quick: bool):
+class GDStepTimings:
     """Time per full-batch GD step (jit + fori_loop) vs the FLOP floor of forward + backward,
     for ntklib's MLP ``apply_fn`` and neural-tangents' stax ``apply_fn`` of the same layers, and
-    the cost of one read-and-write pass over the N × width activations."""
-    rows = []
-    configs = [(1, 16384, 128), (3, 2048, 128)] if not quick else [(1, 4096, 64), (3, 512, 64)]
-    ds = data.digits(128, 8, binary=True)
-    for depth, width, n in configs:
-        net = models.mlp(depth, width)
-        params = net.init(0, 64)
-        x, y = ds.x_train[:n], ds.y_train[:n]
-        steps = 20
-        flops = mlp_step_flops([x.shape[1]] + [width] * depth + [1], n)
-        # XLA's own count for the same gradient (adds the elementwise work), for reference
-        grad = jax.jit(jax.grad(lambda p: dynamics.mse_loss(net.apply_fn(p, x), y)))
-        xla_flops = grad.lower(params).compile().cost_analysis()["flops"]
-        rates = jax.tree_util.tree_map(lambda _: 0.1, params)
-        vel = jax.tree_util.tree_map(jnp.zeros_like, params)
+    the cost of one read-and-write pass over the N × width activations.
+
+    The step is memory-bound for a wide one-layer net, and this machine is shared: the memory
+    bandwidth left to it changes over minutes. So timing rounds are taken more than once in a
+    run (``measure``: at its start and at its end), each round interleaving the two
+    implementations; the table reports the best round and the slowest/best spread. The floor
+    uses the best matmul rate measured (the strictest floor)."""
+
+    STEPS = 20
+
+    def __init__(self, quick: bool):
+        configs = [(1, 16384, 128), (3, 2048, 128)] if not quick else [(1, 4096, 64), (3, 512, 64)]
+        ds = data.digits(128, 8, binary=True)
+        self.rates, self.rounds, self.configs = [], [], []
         key = jax.random.PRNGKey(0)
-        runs = {}
-        for name, apply_fn in (("ntklib", net.apply_fn), ("stax", net.stax_apply_fn)):
-            # plain GD (momentum 0), the loop dynamics.gradient_descent runs for it
-            advance = dynamics._advance_fn(apply_fn, "mse", None, heavy_ball=False)
-            runs[name] = partial(lambda adv: adv(params, vel, x, y, rates, 0.0, key, 0, steps)[0], advance)
-            jax.block_until_ready(runs[name]())  # compile and touch the buffers before any timing
-        # interleaved rounds: the first timed run of a process pays for page faults, and the
-        # memory bandwidth of this shared machine varies from round to round
-        medians = {name: [] for name in runs}
-        for _ in range(4):
-            for name, run in runs.items():
-                medians[name].append(median_time(run, repeats=3) / steps)
-        per_step = {name: min(m) for name, m in medians.items()}
-        spread = max(medians["ntklib"]) / per_step["ntklib"]
-        h = jax.random.normal(key, (n, width))
-        one_pass = jax.jit(models.activation_fn("relu"))  # the forward ReLU pass itself
-        pass_time = best_median(lambda: one_pass(h), repeats=5)
-        floor = flops / (rate_gflops * 1e9)
-        rows.append((depth, width, n, f"{flops / 1e9:.2f}", f"{xla_flops / 1e9:.2f}",
-                     f"{per_step['ntklib'] * 1e3:.2f}", f"{per_step['stax'] * 1e3:.2f}",
-                     f"{floor * 1e3:.2f}", f"{pass_time * 1e3:.2f}",
-                     f"{per_step['ntklib'] / floor:.2f}", f"{per_step['stax'] / floor:.2f}",
-                     f"{spread:.2f}"))
-    return table(["depth", "width", "N", "GFLOP/step (matmuls)", "GFLOP/step (XLA)",
-                  "ntklib ms/step", "stax ms/step", "floor ms/step", "one N×width pass ms",
-                  "ntklib / floor", "stax / floor", "slowest / best round"], rows)
+        for depth, width, n in configs:
+            net = models.mlp(depth, width)
+            params = net.init(0, 64)
+            x, y = ds.x_train[:n], ds.y_train[:n]
+            # XLA's own count for the same gradient (adds the elementwise work), for reference
+            grad = jax.jit(jax.grad(lambda p: dynamics.mse_loss(net.apply_fn(p, x), y)))
+            rates = jax.tree_util.tree_map(lambda _: 0.1, params)
+            vel = jax.tree_util.tree_map(jnp.zeros_like, params)
+            runs = {}
+            for name, apply_fn in (("ntklib", net.apply_fn), ("stax", net.stax_apply_fn)):
+                # plain GD (momentum 0), the loop dynamics.gradient_descent runs for it
+                advance = dynamics._advance_fn(apply_fn, "mse", None, heavy_ball=False)
+                runs[name] = partial(lambda adv, *args: adv(*args)[0], advance, params, vel, x, y,
+                                     rates, 0.0, key, 0, self.STEPS)
+            h = jax.random.normal(key, (n, width))
+            one_pass = jax.jit(models.activation_fn("relu"))  # the forward ReLU pass itself
+            runs["one pass"] = partial(one_pass, h)
+            self.configs.append(dict(
+                depth=depth, width=width, n=n, runs=runs,
+                flops=mlp_step_flops([x.shape[1]] + [width] * depth + [1], n),
+                xla_flops=grad.lower(params).compile().cost_analysis()["flops"],
+                medians={name: [] for name in runs}))
+
+    def measure(self, rounds: int = 4) -> None:
+        """``rounds`` interleaved timing rounds of every configuration, and the matmul rate."""
+        self.rates.append(matmul_rate())
+        self.rounds.append(rounds)
+        for c in self.configs:
+            for run in c["runs"].values():
+                jax.block_until_ready(run())  # compile and touch the buffers before any timing
+            for _ in range(rounds):
+                for name, run in c["runs"].items():
+                    per = 1 if name == "one pass" else self.STEPS
+                    c["medians"][name].append(median_time(run, repeats=3) / per)
+
+    def table(self) -> str:
+        rate = max(self.rates)
+        rows = []
+        for c in self.configs:
+            best = {name: min(m) for name, m in c["medians"].items()}
+            spread = max(c["medians"]["ntklib"]) / best["ntklib"]
+            floor = c["flops"] / (rate * 1e9)
+            rows.append((c["depth"], c["width"], c["n"], f"{c['flops'] / 1e9:.2f}",
+                         f"{c['xla_flops'] / 1e9:.2f}", f"{best['ntklib'] * 1e3:.2f}",
+                         f"{best['stax'] * 1e3:.2f}", f"{floor * 1e3:.2f}",
+                         f"{best['one pass'] * 1e3:.2f}", f"{best['ntklib'] / floor:.2f}",
+                         f"{best['stax'] / floor:.2f}", f"{spread:.2f}"))
+        rates = ", ".join(f"{r:.0f}" for r in self.rates)
+        return (f"Matmul rate per measurement: {rates} GFLOP/s (floor: the best); timing rounds "
+                f"per measurement: {', '.join(map(str, self.rounds))}.\n\n"
+                + table(["depth", "width", "N", "GFLOP/step (matmuls)", "GFLOP/step (XLA)",
+                         "ntklib ms/step", "stax ms/step", "floor ms/step", "one N×width pass ms",
+                         "ntklib / floor", "stax / floor", "slowest / best round"], rows))
 
 
 # ----------------------------------------------------------------------------- empirical NTK
@@ -378,15 +408,9 @@ def main() -> int:
     parser.add_argument("--skip-book", action="store_true", help="skip the notebook/book timings")
     args = parser.parse_args()
     OUT.mkdir(parents=True, exist_ok=True)
-    rate = matmul_rate()
+    gd = GDStepTimings(args.quick)
+    gd.measure()  # at the start of the run; again at its end (see GDStepTimings)
     sections = [
-        "# ntklib benchmarks",
-        "Written by `make bench` (`python benchmarks/run.py`); medians over repeats after a warm-up "
-        "call (compilation excluded). Ratios compare methods measured side by side in this one run.",
-        f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
-        f"{platform.python_version()}; jax {jax.__version__}, neural-tangents {nt.__version__}, "
-        f"devices {[d.platform for d in jax.devices()]}. Measured f32 matmul rate: {rate:.0f} GFLOP/s.",
-        "## Full-batch GD step vs the FLOP floor", NOTES["gd"], gd_step_efficiency(rate, args.quick),
         "## Empirical NTK: time and peak memory", NOTES["ntk"], ntk_costs(args.quick),
         "## Generic path under a Jacobian memory budget", NOTES["budget"], jacobian_budget_check(),
         "## Linearized model over a width sweep: closed form vs weight-space GD (compilation included)",
@@ -397,6 +421,17 @@ def main() -> int:
     ]
     if not args.skip_book:
         sections += ["## Notebooks and book build", NOTES["book"], book_times()]
+    gd.measure()
+    sections = [
+        "# ntklib benchmarks",
+        "Written by `make bench` (`python benchmarks/run.py`); medians over repeats after a warm-up "
+        "call (compilation excluded). Ratios compare methods measured side by side in this one run.",
+        f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+        f"{platform.python_version()}; jax {jax.__version__}, neural-tangents {nt.__version__}, "
+        f"devices {[d.platform for d in jax.devices()]}. Measured f32 matmul rate: "
+        f"{max(gd.rates):.0f} GFLOP/s.",
+        "## Full-batch GD step vs the FLOP floor", NOTES["gd"], gd.table(),
+    ] + sections
     text = "\n\n".join(sections) + "\n"
     (OUT / "latest.md").write_text(text)
     if not args.quick:
