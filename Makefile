@@ -49,9 +49,17 @@ book: env _build/.cache-key
 	$(BIN)/jupyter-book build . -W -n --keep-going
 	@echo "Book: $(CURDIR)/_build/html/index.html"
 
-# The site tests (marker `site`, tests/test_site.py) run against the book built just before.
+# Two instruction sets in one run. The book build executes every notebook at this CPU's own
+# instruction set; tests/ (unit + site tests) then compare that execution with the stored outputs
+# (tests/test_book_outputs.py) and the rendered pages. nbval executes the notebooks again with XLA
+# restricted to RESTRICTED_ISA, whose float32 round-off differs from the default the way another
+# CPU's does. Both comparisons: words exact, numbers within their printed precision (tools/printed.py).
+RESTRICTED_ISA ?= $(if $(filter x86_64 amd64,$(shell uname -m)),AVX,)
+NBVAL := $(BIN)/python -m pytest -p no:cacheprovider chapters --nbval --nbval-sanitize-with tests/nbval_sanitize.cfg
+
 test: book
-	$(BIN)/python -m pytest -p no:cacheprovider tests chapters --nbval --nbval-sanitize-with tests/nbval_sanitize.cfg
+	$(BIN)/python -m pytest -p no:cacheprovider tests
+	$(if $(RESTRICTED_ISA),XLA_FLAGS="$$XLA_FLAGS --xla_cpu_max_isa=$(RESTRICTED_ISA)") $(NBVAL)
 
 unit: env
 	$(BIN)/python -m pytest -p no:cacheprovider tests -m "not site"
@@ -60,7 +68,7 @@ site-tests: book
 	$(BIN)/python -m pytest -p no:cacheprovider tests -m site
 
 notebooks: env
-	$(BIN)/python -m pytest -p no:cacheprovider chapters --nbval --nbval-sanitize-with tests/nbval_sanitize.cfg
+	$(NBVAL)
 
 sync: env
 	$(BIN)/python tools/nbtool.py sync

@@ -6,6 +6,11 @@ check in the output's metadata (read back by ``tests/test_claims.py`` from the s
 notebooks) and returns the rounded number. ``report()`` at the end of a chapter prints every
 claim of the session and raises if any fails, so a fresh run that breaks a claim fails nbval.
 Outside Jupyter Book (Colab, a script) the glue falls back to printing ``name = value``.
+
+``below(name, value, 1e-5)`` states an upper bound instead of a value: for agreement at round-off
+level (two exact methods that agree to 1e-7), whose digits change with the CPU's instruction set,
+the prose quotes the bound ("below 1e-05"), the claim records whether the measured value is below
+it, and nothing printed depends on the round-off.
 """
 
 from __future__ import annotations
@@ -19,7 +24,11 @@ GLUE_PREFIX = "application/papermill.record/"  # myst-nb's glue mime prefix (dis
 
 @dataclass(frozen=True)
 class Claim:
-    """A stated number and its check: |value − expect| ≤ tol and/or lo ≤ value ≤ hi."""
+    """A stated number and its check: |value − expect| ≤ tol and/or lo ≤ value ≤ hi.
+
+    ``kind="upper bound"`` (``"lower bound"``): ``value`` is the bound the prose quotes and
+    ``holds`` records whether the measured value was below (above) it; see ``below``.
+    """
 
     name: str
     value: float
@@ -27,13 +36,17 @@ class Claim:
     tol: float | None = None
     lo: float | None = None
     hi: float | None = None
+    kind: str = "value"
+    holds: bool | None = None
 
     @property
     def checked(self) -> bool:
-        return self.expect is not None or self.lo is not None or self.hi is not None
+        return self.kind != "value" or self.expect is not None or self.lo is not None or self.hi is not None
 
     @property
     def passes(self) -> bool:
+        if self.kind != "value":
+            return bool(self.holds) and math.isfinite(self.value)
         ok = math.isfinite(self.value)
         if self.expect is not None:
             ok = ok and abs(self.value - self.expect) <= self.tol
@@ -44,6 +57,8 @@ class Claim:
         return ok
 
     def describe(self) -> str:
+        if self.kind != "value":
+            return "measured value " + ("below" if self.kind == "upper bound" else "above") + " it"
         parts = []
         if self.expect is not None:
             parts.append(f"{self.expect:g} ± {self.tol:g}")
@@ -55,6 +70,15 @@ class Claim:
 
 
 _CLAIMS: dict[str, Claim] = {}
+
+
+def _metadata(claim: Claim) -> dict:
+    """The claim as stored in the output's metadata (``Claim(**metadata)`` rebuilds it); the
+    fields of a bound are left out of a plain value's record."""
+    record = asdict(claim)
+    if claim.kind == "value":
+        del record["kind"], record["holds"]
+    return record
 
 
 def round_value(value, *, digits: int | None = None, sig: int | None = None) -> float:
@@ -126,8 +150,49 @@ def state(name: str, value, *, digits: int | None = None, sig: int | None = None
     rounded = round_value(value, digits=digits, sig=sig)
     claim = Claim(name, rounded, expect, tol, lo, hi)
     _CLAIMS[name] = claim
-    glue(name, rounded, metadata={"ntklib_claim": asdict(claim)})
+    glue(name, rounded, metadata={"ntklib_claim": _metadata(claim)})
     return rounded
+
+
+def _bound(name: str, value, bound: float, kind: str) -> float:
+    if not isinstance(name, str) or not name.replace("_", "").replace("-", "").isalnum():
+        raise ValueError(f"name must be letters, digits, '_' or '-', got {name!r}")
+    bound = float(bound)
+    if not (math.isfinite(bound) and bound > 0):
+        raise ValueError(f"bound must be a positive finite number, got {bound}")
+    if isinstance(value, bool):
+        raise TypeError(f"value must be a real number, got {value!r}")
+    try:
+        measured = float(value)
+    except (TypeError, ValueError):
+        raise TypeError(f"value must be a real number, got {value!r}") from None
+    holds = math.isfinite(measured) and (measured < bound if kind == "upper bound" else measured > bound)
+    claim = Claim(name, bound, kind=kind, holds=bool(holds))
+    _CLAIMS[name] = claim
+    glue(name, bound, metadata={"ntklib_claim": _metadata(claim)})
+    return bound
+
+
+def below(name: str, value, bound: float) -> float:
+    """State that ``value`` is below ``bound``; glue the bound as ``name`` and return it.
+
+    For round-off-level numbers: the measured ``value`` (say 2.3e-07, or 1.6e-06 on a CPU with
+    another instruction set) is checked, never shown; the reader sees the bound, which every CPU
+    reproduces. ``report()`` fails if the value is not finite or not below the bound.
+
+    >>> from ntklib import claims
+    >>> claims.below("demo_gap", 2.3e-07, 1e-05)
+    demo_gap = 1e-05
+    1e-05
+    >>> claims.recorded()[-1].passes
+    True
+    """
+    return _bound(name, value, bound, "upper bound")
+
+
+def above(name: str, value, bound: float) -> float:
+    """State that ``value`` exceeds ``bound`` (a floor for a round-off-level number); as ``below``."""
+    return _bound(name, value, bound, "lower bound")
 
 
 def recorded() -> list[Claim]:
@@ -146,7 +211,8 @@ def report() -> None:
     width = max([len(c.name) for c in rows] + [5])
     for c in rows:
         status = ("ok" if c.passes else "FAILED") if c.checked else "-"
-        print(f"{c.name:<{width}}  {c.value:>12g}  {c.describe():<24} {status}")
+        shown = {"upper bound": "< ", "lower bound": "> "}.get(c.kind, "") + f"{c.value:g}"
+        print(f"{c.name:<{width}}  {shown:>12}  {c.describe():<24} {status}")
     failed = [c.name for c in rows if c.checked and not c.passes]
     n_checked = sum(c.checked for c in rows)
     print(f"{n_checked - len(failed)} of {n_checked} checked claims hold; {len(rows) - n_checked} reported only.")

@@ -286,3 +286,15 @@ def test_learning_rate_sweep_is_tidy():
     assert frame.loc[frame["c"] == 0.5, "outcome"].eq("linear").all()
     with pytest.raises(ValueError, match="networks"):
         lrx.learning_rate_sweep({}, ds, [1.0], steps=5)
+
+
+def test_learning_rate_sweep_keeps_the_grid_values(monkeypatch):
+    """c is the multiplier asked for, not lr/η_crit: (0.8·η)/η is not 0.8 in floating point for
+    every η, and a column split in two (one per network) broke chapter 4's outcome table on a CPU
+    whose η_crit rounded differently."""
+    eta = next(e for e in np.linspace(0.1, 3.0, 300) if (0.8 * e) / e != 0.8)
+    monkeypatch.setattr(lrx, "eta_critical", lambda *args, **kwargs: float(eta))
+    ds = data.digits(12, 4, binary=True, seed=0)
+    frame = lrx.learning_rate_sweep({"relu": models.mlp(1, 32, activation="relu")}, ds, [0.8], steps=3)
+    assert frame["c"].tolist() == [0.8]
+    assert frame["lr"].tolist() == [0.8 * eta]

@@ -1,7 +1,8 @@
 """Every stated number in the stored notebooks passes its check, and prose only cites glued names.
 
-nbval (run in the same test command) re-executes each notebook and requires identical outputs,
-so the stored values checked here are the values a fresh run produces.
+nbval (run in the same test command) re-executes each notebook and requires the same outputs
+(words exactly, numbers within one unit in their last printed digit: tools/printed.py), so the
+stored values checked here are the values a fresh run produces, on this CPU or another.
 """
 
 import json

@@ -54,6 +54,42 @@ def test_claims_round_record_and_report(capsys):
     claims.reset()
 
 
+def test_bounds_glue_the_bound_and_check_the_value(capsys):
+    """Round-off-level numbers are stated as bounds: the reader (and the stored output) sees the
+    bound, never the CPU-dependent digits; the check still fails when the value is not below it."""
+    claims.reset()
+    assert claims.below("gap", 2.3e-07, 1e-5) == 1e-5
+    assert claims.above("floor", 3e-08, 1e-11) == 1e-11
+    claims.below("too_big", 2e-5, 1e-5)
+    claims.below("not_finite", float("nan"), 1e-5)
+    claims.above("too_small", 1e-12, 1e-11)
+    passes = {c.name: c.passes for c in claims.recorded()}
+    assert passes == {"gap": True, "floor": True, "too_big": False, "not_finite": False, "too_small": False}
+    assert all(c.checked and c.value in (1e-5, 1e-11) for c in claims.recorded())
+    with pytest.raises(AssertionError, match="too_big.*not_finite.*too_small"):
+        claims.report()
+    out = capsys.readouterr().out
+    assert "gap = 1e-05" in out and "2.3e-07" not in out and "< 1e-05" in out and "> 1e-11" in out
+    assert "2 of 5 checked claims hold" in out
+    for bad in (0.0, -1e-5, float("inf")):
+        with pytest.raises(ValueError, match="bound"):
+            claims.below("x", 1e-7, bad)
+    with pytest.raises(TypeError, match="real number"):
+        claims.below("x", "small", 1e-5)
+    claims.reset()
+
+
+def test_stored_bound_claims_round_trip():
+    """tests/test_claims.py rebuilds claims from the stored metadata: bounds keep their verdict."""
+    from dataclasses import asdict
+
+    claims.reset()
+    claims.below("gap", 2e-5, 1e-5)
+    stored = asdict(claims.recorded()[0])
+    assert not claims.Claim(**stored).passes and claims.Claim(**stored).describe() == "measured value below it"
+    claims.reset()
+
+
 def test_round_value_negative_zero_and_sig():
     assert str(claims.round_value(-0.0001, digits=2)) == "0.0"
     assert claims.round_value(123456, sig=2) == 120000

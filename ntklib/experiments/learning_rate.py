@@ -118,7 +118,9 @@ def learning_rate_sweep(networks: Mapping[str, Network], data: Dataset, multipli
         if (name, seed) not in init:
             init[(name, seed)] = net.init(seed, data.input_dim)
         run = lr_run(net, init[(name, seed)], data, lr=c * eta_c[name], steps=steps, eta_crit=eta_c[name])
-        rows.append({"net": name, "seed": seed, "eta_crit": eta_c[name], **run})
+        # c is the grid value itself: lr/η_crit can differ from it in the last bit, which would
+        # split one column of the grid into two for a network whose η_crit rounds differently.
+        rows.append({"net": name, "seed": seed, "eta_crit": eta_c[name], **run, "c": c})
     return pd.DataFrame(rows)
 
 
