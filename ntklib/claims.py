@@ -72,6 +72,11 @@ class Claim:
 _CLAIMS: dict[str, Claim] = {}
 
 
+def _check_name(name) -> None:
+    if not isinstance(name, str) or not name.replace("_", "").replace("-", "").isalnum():
+        raise ValueError(f"name must be letters, digits, '_' or '-', got {name!r}")
+
+
 def _metadata(claim: Claim) -> dict:
     """The claim as stored in the output's metadata (``Claim(**metadata)`` rebuilds it); the
     fields of a bound are left out of a plain value's record."""
@@ -138,8 +143,7 @@ def state(name: str, value, *, digits: int | None = None, sig: int | None = None
     ``between=(lo, hi)`` (either end may be None). The check uses the rounded value, i.e. the
     number the reader sees.
     """
-    if not isinstance(name, str) or not name.replace("_", "").replace("-", "").isalnum():
-        raise ValueError(f"name must be letters, digits, '_' or '-', got {name!r}")
+    _check_name(name)
     if (expect is None) != (tol is None):
         raise ValueError(f"expect and tol go together, got expect={expect}, tol={tol}")
     if tol is not None and not tol >= 0:
@@ -155,8 +159,7 @@ def state(name: str, value, *, digits: int | None = None, sig: int | None = None
 
 
 def _bound(name: str, value, bound: float, kind: str) -> float:
-    if not isinstance(name, str) or not name.replace("_", "").replace("-", "").isalnum():
-        raise ValueError(f"name must be letters, digits, '_' or '-', got {name!r}")
+    _check_name(name)
     bound = float(bound)
     if not (math.isfinite(bound) and bound > 0):
         raise ValueError(f"bound must be a positive finite number, got {bound}")
