@@ -105,9 +105,9 @@ sync: env
 	$(BIN)/python tools/nbtool.py sync
 
 lock: env
-	(echo "# Exact lock of the tested environment (CPU; Python 3.11, 3.12, 3.13; frozen on $$($(BIN)/python -V))." \
+	(echo "# Exact lock of the tested environment (CPU; Python 3.11-3.13; frozen on $$($(BIN)/python -V))." \
 	      "Regenerate with: make lock"; \
-	 echo "# pip and setuptools are not locked here: make env installs $(BUILD_PINS) first."; \
+	 echo '# Not locked here: pip, setuptools (make env installs $(BUILD_PINS) first) and wheel.'; \
 	 $(BIN)/pip freeze --exclude-editable --exclude pip --exclude setuptools --exclude wheel \
 	   | grep -v '^-e' | sort -f) > requirements.txt
 
