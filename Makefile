@@ -8,6 +8,7 @@ SHELL := /bin/bash
 PY_SUPPORTED := 3.11 3.12 3.13
 PY_SUPPORTED_TEXT := 3.11, 3.12 or 3.13
 PY_VERSION = $(shell $(1) -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null)
+PY_FAILURE = $(shell $(1) -c 'import sys' 2>&1 </dev/null | head -n 1)
 ifeq ($(origin PYTHON),undefined)
   PYTHON_ASKED :=
   PYTHON := $(shell for p in python3.11 python3.12 python3.13 python3; do \
@@ -38,13 +39,16 @@ CACHE_KEY = $(shell cat requirements.txt $$(find ntklib -name '*.py' | LC_ALL=C 
 # PYTHON is not Python 3.11-3.13, or when an existing .venv was made with another Python than the
 # one asked for. Without PYTHON, an existing .venv of a supported Python is used as it is.
 PYTHON_VERSION = $(call PY_VERSION,$(PYTHON))
+PYTHON_FAILURE = $(or $(call PY_FAILURE,$(PYTHON)),no output)
 VENV_VERSION = $(call PY_VERSION,$(BIN)/python)
 HAVE_VENV = $(wildcard $(BIN)/python)
 check_python = $(if $(PYTHON),,$(error No supported Python found: this book needs Python \
   $(PY_SUPPORTED_TEXT) (the tested ones). Install one (python3.11, python3.12 or python3.13 on PATH) or name it: \
   make book PYTHON=/path/to/python3.12))$(if $(filter $(PY_SUPPORTED),$(PYTHON_VERSION)),,$(error \
-  PYTHON=$(PYTHON) is $(if $(PYTHON_VERSION),Python $(PYTHON_VERSION),not a working Python); this book \
-  needs Python $(PY_SUPPORTED_TEXT) (the tested ones): run e.g. make book PYTHON=python3.12))
+  PYTHON=$(PYTHON) is $(if $(PYTHON_VERSION),Python $(PYTHON_VERSION),not a working Python \
+  ($(PYTHON_FAILURE)$(if $(findstring pyenv,$(PYTHON_FAILURE)),; pyenv runs a shim only for a selected \
+  version: set PYENV_VERSION or give the full path))); this book needs Python $(PY_SUPPORTED_TEXT) \
+  (the tested ones): run e.g. make book PYTHON=python3.12))
 check_venv = $(if $(filter $(PY_SUPPORTED),$(VENV_VERSION)),,$(error $(VENV) was made with \
   $(if $(VENV_VERSION),Python $(VENV_VERSION),a Python that no longer runs), not Python $(PY_SUPPORTED_TEXT): \
   remove it (rm -rf $(VENV)) and rerun))$(if $(PYTHON_ASKED),$(if \
