@@ -2,10 +2,27 @@
 #   make book   – create .venv on first use, build the website, print the path of index.html
 #   make test   – unit tests + nbval over every notebook + the book built with warnings as errors
 SHELL := /bin/bash
-PYTHON ?= $(shell command -v python3.11 || command -v python3)
+# Supported (tested) interpreters: Python 3.11, 3.12, 3.13. `PYTHON=python3.13 make book` picks one;
+# otherwise the first of python3.11, python3.12, python3.13, python3 that runs and is one of these
+# (a pyenv shim for a version that is not selected does not run and is skipped).
+PY_SUPPORTED := 3.11 3.12 3.13
+PY_SUPPORTED_TEXT := 3.11, 3.12 or 3.13
+PY_VERSION = $(shell $(1) -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null)
+PY_FAILURE = $(shell $(1) -c 'import sys' 2>&1 </dev/null | head -n 1)
+ifeq ($(origin PYTHON),undefined)
+  PYTHON_ASKED :=
+  PYTHON := $(shell for p in python3.11 python3.12 python3.13 python3; do \
+    case "$$($$p -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null)" in \
+      (3.11|3.12|3.13) echo "$$p"; break;; esac; done)
+else
+  PYTHON_ASKED := yes
+endif
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# Build backend for the editable install (pyproject's SPDX `license` needs setuptools>=77; a venv on
+# Python 3.12+ has no setuptools at all, and 3.11's bundled 65.5 cannot build this project).
+BUILD_PINS := "pip==26.3" "setuptools==80.9.0"
 # Quiet, deterministic execution everywhere (ntklib sets the TF variables too; these cover tools).
 export TF_CPP_MIN_LOG_LEVEL := 3
 export TF_ENABLE_ONEDNN_OPTS := 0
@@ -16,11 +33,36 @@ export JUPYTER_PLATFORM_DIRS := 1
 # (all of ntklib, subpackages included: ntklib/experiments computes most figures)
 CACHE_KEY = $(shell cat requirements.txt $$(find ntklib -name '*.py' | LC_ALL=C sort) | sha256sum | cut -c1-16)
 
-.PHONY: env chromium book test unit notebooks site-tests sync lock bench clean
+.PHONY: env python-check chromium book test unit notebooks site-tests sync lock bench clean
 
-$(STAMP): requirements.txt pyproject.toml
+# Stops (also under `make -n`, before anything is installed) when no supported Python is found, when
+# PYTHON is not Python 3.11-3.13, or when an existing .venv was made with another Python than the
+# one asked for. Without PYTHON, an existing .venv of a supported Python is used as it is.
+PYTHON_VERSION = $(call PY_VERSION,$(PYTHON))
+PYTHON_FAILURE = $(or $(call PY_FAILURE,$(PYTHON)),no output)
+VENV_VERSION = $(call PY_VERSION,$(BIN)/python)
+HAVE_VENV = $(wildcard $(BIN)/python)
+check_python = $(if $(PYTHON),,$(error No supported Python found: this book needs Python \
+  $(PY_SUPPORTED_TEXT) (the tested ones). Install one (python3.11, python3.12 or python3.13 on PATH) or name it: \
+  make book PYTHON=/path/to/python3.12))$(if $(filter $(PY_SUPPORTED),$(PYTHON_VERSION)),,$(error \
+  PYTHON=$(PYTHON) is $(if $(PYTHON_VERSION),Python $(PYTHON_VERSION),not a working Python \
+  ($(PYTHON_FAILURE)$(if $(findstring pyenv,$(PYTHON_FAILURE)),; pyenv runs a shim only for a selected \
+  version: set PYENV_VERSION or give the full path))); this book needs Python $(PY_SUPPORTED_TEXT) \
+  (the tested ones): run e.g. make book PYTHON=python3.12))
+check_venv = $(if $(filter $(PY_SUPPORTED),$(VENV_VERSION)),,$(error $(VENV) was made with \
+  $(if $(VENV_VERSION),Python $(VENV_VERSION),a Python that no longer runs), not Python $(PY_SUPPORTED_TEXT): \
+  remove it (rm -rf $(VENV)) and rerun))$(if $(PYTHON_ASKED),$(if \
+  $(filter $(PYTHON_VERSION),$(VENV_VERSION)),,$(error $(VENV) was made with Python $(VENV_VERSION), \
+  not Python $(PYTHON_VERSION) (PYTHON=$(PYTHON)): remove it (rm -rf $(VENV)) and rerun to rebuild \
+  it with Python $(PYTHON_VERSION))))
+python-check:
+	@$(if $(or $(PYTHON_ASKED),$(if $(HAVE_VENV),,none)),$(check_python))
+	@$(if $(HAVE_VENV),$(check_venv))
+	@echo "Python $(if $(HAVE_VENV),$(VENV_VERSION) ($(VENV)),$(PYTHON_VERSION) ($(PYTHON)))"
+
+$(STAMP): requirements.txt pyproject.toml | python-check
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q --upgrade "pip==26.3"
+	$(BIN)/python -m pip install -q --upgrade $(BUILD_PINS)
 	$(BIN)/python -m pip install -q -r requirements.txt
 	$(BIN)/python -m pip install -q --no-deps --no-build-isolation -e .
 	$(BIN)/python -m pip check
@@ -28,10 +70,11 @@ $(STAMP): requirements.txt pyproject.toml
 
 env: $(STAMP) chromium
 
-# Debian's Chromium for the browser tests (tests/test_site.py); a no-op when it is installed.
+# Debian's Chromium for the browser tests (tests/test_site.py); a no-op when it is installed or when
+# NTKLIB_CHROMIUM names another Chromium executable (CI on Ubuntu, where `chromium` is a snap).
 # Without apt-get (or rights to use it) this only warns: the site tests then fail and say how to install it.
 chromium:
-	@command -v chromium >/dev/null || { \
+	@[ -n "$$NTKLIB_CHROMIUM" ] || command -v chromium >/dev/null || { \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  export DEBIAN_FRONTEND=noninteractive; \
 	  ( $$SUDO apt-get install -y -qq chromium >/dev/null 2>&1 || \
@@ -74,8 +117,11 @@ sync: env
 	$(BIN)/python tools/nbtool.py sync
 
 lock: env
-	(echo "# Exact lock of the tested environment (Python 3.11, CPU). Regenerate with: make lock"; \
-	 $(BIN)/pip freeze --all --exclude-editable | grep -v '^-e' | sort -f) > requirements.txt
+	(echo "# Exact lock of the tested environment (CPU; Python 3.11-3.13; frozen on $$($(BIN)/python -V))." \
+	      "Regenerate with: make lock"; \
+	 echo '# Not locked here: pip, setuptools (make env installs $(BUILD_PINS) first) and wheel.'; \
+	 $(BIN)/pip freeze --exclude-editable --exclude pip --exclude setuptools --exclude wheel \
+	   | grep -v '^-e' | sort -f) > requirements.txt
 
 clean:
 	rm -rf _build

@@ -61,7 +61,7 @@ def throwaway(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("colab")
     src = tmp / "src"
     src.mkdir()
-    for name in ("pyproject.toml", "README.md"):
+    for name in ("pyproject.toml", "README.md", "LICENSE"):
         shutil.copy(ROOT / name, src / name)
     shutil.copytree(ROOT / "ntklib", src / "ntklib", ignore=shutil.ignore_patterns("__pycache__"))
     wheels = tmp / "wheels"
