@@ -74,3 +74,11 @@ clean:
 
 bench: env
 	$(BIN)/python benchmarks/run.py
+
+# Colab's current runtime (Python 3.13 and the versions in colab/runtime-2026-08.txt) emulated in
+# _build/colab-venv: runs the stored setup cell there, then executes copies of chapters 2 and 4 and
+# checks their claims (needs Python 3.13 and PyPI; a few minutes). See tools/colab_runtime.py.
+COLAB_CHAPTERS ?= chapters/02_ntk.ipynb chapters/04_gronwall.ipynb
+.PHONY: colab
+colab:
+	$(PYTHON) tools/colab_runtime.py $(COLAB_CHAPTERS)
