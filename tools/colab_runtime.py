@@ -160,9 +160,10 @@ nb.cells.append(nbformat.v4.new_code_cell(
     "import dataclasses as _d, importlib.metadata as _m, json as _j, sys as _s, ntklib as _n\n"
     "from ntklib import claims as _c\n"
     "print('COLAB-KERNEL ' + _j.dumps({'python': _s.version.split()[0], 'ntklib': _n.__file__,\n"
-    "    'claims': [{**_d.asdict(c), 'checked': c.checked, 'passes': c.passes, 'expected': c.describe()}\n"
-    "               for c in _c.recorded()],\n"
-    "    **{p: _m.version(p) for p in ('jax', 'jaxlib', 'numpy', 'tensorflow', 'neural-tangents', 'tf2jax')}}))"))
+    "    'claims': [{**_d.asdict(c), 'checked': bool(c.checked), 'passes': bool(c.passes),\n"
+    "                'expected': c.describe()} for c in _c.recorded()],\n"
+    "    **{p: _m.version(p) for p in ('jax', 'jaxlib', 'numpy', 'tensorflow', 'neural-tangents', 'tf2jax')}},\n"
+    "    default=float))"))
 error = None
 try:
     NotebookClient(nb, timeout=timeout, kernel_name=kernel, record_timing=False,
