@@ -1,6 +1,7 @@
 # Two commands on a fresh machine (see README):
 #   make book   – create .venv on first use, build the website, print the path of index.html
-#   make test   – unit tests + nbval over every notebook + the book built with warnings as errors
+#   make test   – the book built with warnings as errors + unit and site tests + nbval over every
+#                 notebook at a restricted instruction set + Colab's current runtime (make colab)
 SHELL := /bin/bash
 # Supported (tested) interpreters: Python 3.11, 3.12, 3.13. `PYTHON=python3.13 make book` picks one;
 # otherwise the first of python3.11, python3.12, python3.13, python3 that runs and is one of these
@@ -103,6 +104,7 @@ NBVAL := $(BIN)/python -m pytest -p no:cacheprovider chapters --nbval --nbval-sa
 test: book
 	$(BIN)/python -m pytest -p no:cacheprovider tests
 	$(if $(RESTRICTED_ISA),XLA_FLAGS="$$XLA_FLAGS --xla_cpu_max_isa=$(RESTRICTED_ISA)") $(NBVAL)
+	$(MAKE) colab
 
 unit: env
 	$(BIN)/python -m pytest -p no:cacheprovider tests -m "not site"
@@ -113,8 +115,9 @@ site-tests: book
 notebooks: env
 	$(NBVAL)
 
+# `make sync REF=v0.2.0` also sets the ntklib tag the Colab cell installs (repository.ntklib_ref).
 sync: env
-	$(BIN)/python tools/nbtool.py sync
+	$(BIN)/python tools/nbtool.py sync $(if $(REF),--ref $(REF))
 
 lock: env
 	(echo "# Exact lock of the tested environment (CPU; Python 3.11-3.13; frozen on $$($(BIN)/python -V))." \
@@ -128,3 +131,11 @@ clean:
 
 bench: env
 	$(BIN)/python benchmarks/run.py
+
+# Colab's current runtime (Python 3.13 and the versions in colab/runtime-2026-08.txt) emulated in
+# _build/colab-venv: runs the stored setup cell there, then executes copies of chapters 2 and 4 and
+# checks their claims (needs Python 3.13 and PyPI; a few minutes). See tools/colab_runtime.py.
+COLAB_CHAPTERS ?= chapters/02_ntk.ipynb chapters/04_gronwall.ipynb
+.PHONY: colab
+colab:
+	$(PYTHON) tools/colab_runtime.py $(COLAB_CHAPTERS)

@@ -2,6 +2,7 @@
 
     python tools/nbtool.py execute chapters/01_parameterization.ipynb [...]   # fresh kernel, in place
     python tools/nbtool.py sync                                               # rewrite setup cells
+    python tools/nbtool.py sync --ref v0.1.1                                  # set ntklib_ref, then sync
     python tools/nbtool.py check-sync                                         # exit 1 if out of date
     python tools/nbtool.py to-py chapters/X.ipynb > /tmp/X.py                 # percent-format view
     python tools/nbtool.py from-py /tmp/X.py chapters/X.ipynb                 # and back (.ipynb stays the source)
@@ -15,6 +16,8 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -35,19 +38,103 @@ def repository() -> tuple[str, str]:
     return url, branch
 
 
+REF_PATTERN = r"[A-Za-z0-9][A-Za-z0-9._/-]*"
+
+
+def ntklib_ref() -> str:
+    """The fixed ref (tag or commit) the Colab cell installs ntklib from: `ntklib_ref` in _config.yml."""
+    text = (ROOT / "_config.yml").read_text()
+    match = re.search(r'^\s+ntklib_ref:\s*"?([^"\n#]*?)"?\s*(?:#.*)?$', text, re.M)
+    if match is None:
+        raise SystemExit("_config.yml has no repository.ntklib_ref (the tag or commit Colab installs ntklib from)")
+    ref = match.group(1).strip()
+    check_ref(ref)
+    return ref
+
+
+def _git(*args) -> bool:
+    """True if `git args...` succeeds in this checkout (False without git or outside a checkout)."""
+    if shutil.which("git") is None:
+        return False
+    return subprocess.run(["git", "-C", str(ROOT), *args], capture_output=True).returncode == 0
+
+
+def check_ref(ref: str) -> None:
+    """A fixed ref: a tag or commit name, never the moving branch the website follows."""
+    _, branch = repository()
+    if not re.fullmatch(REF_PATTERN, ref) or ref.endswith((".", "/", ".lock")) or ".." in ref:
+        raise SystemExit(f"ntklib_ref {ref!r} is not a git tag or commit name")
+    if ref in (branch, "HEAD", "main", "master"):
+        raise SystemExit(f"ntklib_ref {ref!r} is a moving branch; give a tag (e.g. v0.1.0) or a commit")
+    if _git("show-ref", "--verify", "--quiet", f"refs/heads/{ref}"):
+        raise SystemExit(f"ntklib_ref {ref!r} is a branch of this checkout; give a tag or a commit")
+
+
+def set_ref(ref: str) -> None:
+    """Write `ntklib_ref: "<ref>"` into _config.yml (the `repository:` block)."""
+    check_ref(ref)
+    path = ROOT / "_config.yml"
+    text, n = re.subn(r'^(\s+ntklib_ref:\s*)"?[^"\n#]*"?', lambda m: f'{m.group(1)}"{ref}"', path.read_text(),
+                      count=1, flags=re.M)
+    if n != 1:
+        raise SystemExit("_config.yml has no repository.ntklib_ref line to set")
+    path.write_text(text)
+    if not _git("rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}"):
+        print(f"note: {ref!r} is not a tag or commit of this checkout yet; create and push it before publishing")
+
+
+# The cell; setup_source() fills in @URL@ and @REF@ (from _config.yml), @PINS@ and @JAXLIB@ (from PINS).
+# The CUDA plugin must match jaxlib: Colab's GPU runtime ships jax-cuda12-plugin/-pjrt for its own jax,
+# and a newer plugin crashes an older jaxlib at the first array (jax-ml/jax#24901), so the cell removes it.
+SETUP_TEMPLATE = """\
+# Colab setup: installs the book's pinned stack and ntklib @REF@ in Google Colab; elsewhere it does nothing.
+import importlib.metadata as _md, os, subprocess, sys
+if "google.colab" in sys.modules or os.environ.get("NTKLIB_FORCE_COLAB_SETUP"):
+    _repo, _ref = "@URL@", "@REF@"
+    _pins = [@PINS@]
+    _src = os.environ.get("NTKLIB_SOURCE", f"git+{_repo}@{_ref}")
+    def _pip(*args):
+        extra = os.environ.get("NTKLIB_PIP_ARGS", "").split() if args[0] == "install" else []
+        r = subprocess.run([sys.executable, "-m", "pip", *args, *extra], capture_output=True, text=True)
+        return r.returncode == 0, r.stdout + r.stderr
+    def _failed(what, out):
+        _tail = "\\n".join(out.strip().splitlines()[-10:])
+        if "ResolutionImpossible" in out or "conflicting dependencies" in out:
+            return (f"Install failed: {what} conflicts with this runtime's packages. Pick Runtime > Change runtime "
+                    f"type > runtime version 2025.10 and rerun, or report these lines at {_repo}/issues:\\n" + "\\n".join(
+                    l for l in out.splitlines() if l.startswith("ERROR") or " requires " in l or " depends on " in l
+                    or "user requested" in l))
+        if "No matching distribution" in out:
+            return (f"Install failed: pip found no wheel of {what} for Python {sys.version.split()[0]}. Pick Runtime "
+                    "> Change runtime type > runtime version 2025.10, then rerun this cell.\\n" + _tail)
+        return (f"Install failed: could not download {what} (no connection, or no such tag there). Rerun; if it "
+                f"fails again, report it at {_repo}/issues.\\n" + _tail)
+    # Colab's GPU runtime has a CUDA plugin for its own, newer jaxlib; it would crash jaxlib @JAXLIB@: remove it.
+    _gpu = {n: d.version for n in ("jax-cuda12-plugin", "jax-cuda12-pjrt", "jax-cuda13-plugin", "jax-cuda13-pjrt")
+            for d in _md.distributions(name=n) if d.version != "@JAXLIB@"}
+    _ok, _out = _pip("install", *_pins)
+    if not _ok:
+        print(_failed(", ".join(_pins), _out))
+    elif _gpu and not _pip("uninstall", "-y", *_gpu)[0]:
+        print(f"Could not remove {', '.join(_gpu)}: run  !pip uninstall -y {' '.join(_gpu)}  and rerun this cell.")
+    else:
+        _ok, _out = _pip("install", _src)
+        print(f"Installed {', '.join(_pins)} and ntklib {_ref}." if _ok else _failed(f"ntklib {_ref} from {_src}", _out))
+        if _ok and _gpu:
+            print(f"Removed {', '.join(f'{n} {v}' for n, v in _gpu.items())} (built for a newer jaxlib, it "
+                  "would crash jaxlib @JAXLIB@): jax runs on the CPU.")
+        if _ok and "jax" in sys.modules:
+            print("jax was imported before this cell ran, so this session still runs the old jax: pick Runtime > "
+                  "Restart session, then run the notebook from the top.")"""
+
+
 def setup_source() -> str:
     """The first code cell of every chapter (Colab only; silent elsewhere)."""
-    url, branch = repository()
-    return f'''# Colab setup: installs the book's pinned stack and ntklib in Google Colab; elsewhere it does nothing.
-import os, subprocess, sys
-if "google.colab" in sys.modules or os.environ.get("NTKLIB_FORCE_COLAB_SETUP"):
-    _source = os.environ.get("NTKLIB_SOURCE", "git+{url}@{branch}")
-    _cmd = [sys.executable, "-m", "pip", "install", "-q", {", ".join(repr(p) for p in PINS)}, _source]
-    _run = subprocess.run(_cmd + os.environ.get("NTKLIB_PIP_ARGS", "").split(), capture_output=True, text=True)
-    print("Installed {", ".join(PINS)} and ntklib; restart the session if jax was imported before."
-          if _run.returncode == 0 else
-          "Install failed. If pip found no wheel for this Python, choose Runtime > Change runtime type > "
-          "runtime version 2025.10, then rerun this cell.\\n" + _run.stderr[-1500:])'''
+    url, _ = repository()
+    ref = ntklib_ref()
+    jaxlib = next(p.split("==")[1] for p in PINS if p.startswith("jaxlib=="))
+    return (SETUP_TEMPLATE.replace("@URL@", url).replace("@REF@", ref).replace("@JAXLIB@", jaxlib)
+            .replace("@PINS@", ", ".join(f'"{p}"' for p in PINS)))
 
 
 def load(path) -> nbformat.NotebookNode:
@@ -152,6 +239,12 @@ def main(argv) -> int:
     if cmd == "execute":
         return execute(args or chapters())
     if cmd == "sync":
+        if args[:1] == ["--ref"]:
+            if len(args) < 2:
+                print("sync --ref needs a tag or commit, e.g. sync --ref v0.1.1")
+                return 2
+            set_ref(args[1])
+            args = args[2:]
         return sync(args or None)
     if cmd == "check-sync":
         return sync(args or None, check=True)
