@@ -128,11 +128,12 @@ def reconcile_outputs(fresh_outputs, stored_outputs, sanitize=lambda s: s):
 SKIPPED_DATA = ("image/png", "image/jpeg", "image/svg+xml", "application/vnd.jupyter.widget-view+json")
 
 
-def notebook_disagreements(stored_nb, fresh_nb, sanitize=lambda s: s) -> list[str]:
+def notebook_disagreements(stored_nb, fresh_nb, sanitize=lambda s: s, compared=lambda cell: True) -> list[str]:
     """Every code cell whose fresh outputs do not ``agree`` with the stored ones, one line each.
 
     The same rule as the nbval run: the kind and count of outputs exactly, every stream text and
     every data string (text/plain, text/html, glued values; not images) within printed precision.
+    ``compared(cell)`` False leaves a cell out (nbval's ``# NBVAL_IGNORE_OUTPUT``, say).
     """
     stored_cells = [c for c in stored_nb.cells if c.cell_type == "code"]
     fresh_cells = [c for c in fresh_nb.cells if c.cell_type == "code"]
@@ -140,6 +141,8 @@ def notebook_disagreements(stored_nb, fresh_nb, sanitize=lambda s: s) -> list[st
         return ["the code cells differ: not the same notebook"]
     problems = []
     for index, (stored, fresh) in enumerate(zip(stored_cells, fresh_cells)):
+        if not compared(stored):
+            continue
         s_out, f_out = stored.get("outputs", []), fresh.get("outputs", [])
         kinds = lambda outs: [(o.get("output_type"), o.get("name")) for o in outs]  # noqa: E731
         if kinds(s_out) != kinds(f_out):
