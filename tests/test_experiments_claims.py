@@ -106,3 +106,12 @@ def test_scale_switch(monkeypatch):
     for chapter, scales in config.all_settings().items():
         assert set(scales) == {"ci", "paper"}, chapter
         assert set(scales["ci"]) == set(scales["paper"]), chapter
+
+
+def test_claims_examples():
+    import doctest
+
+    claims.reset()
+    result = doctest.testmod(claims)
+    claims.reset()
+    assert result.attempted >= 3 and result.failed == 0

@@ -131,6 +131,9 @@ def test_notebook_disagreements_name_the_cell():
     assert "code cell 0" in printed.notebook_disagreements(stored, nb("rate 0.27 at 12 steps\n"))[0]
     figure = nbformat.v4.new_output("display_data", data={"image/png": "iVBOR", "text/plain": "<Figure>"})
     assert "outputs" in printed.notebook_disagreements(stored, nb("rate 0.25 at 12 steps\n", [figure]))[0]
+    split = nb("rate 0.25 ")
+    split.cells[1].outputs.append(nbformat.v4.new_output("stream", name="stdout", text="at 12 steps\n"))
+    assert printed.notebook_disagreements(stored, split) == []  # a stream split in two by timing
     other = nb("rate 0.25 at 12 steps\n")
     other.cells[1].source = "print(y)"
     assert printed.notebook_disagreements(stored, other) == ["the code cells differ: not the same notebook"]

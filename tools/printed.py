@@ -128,6 +128,19 @@ def reconcile_outputs(fresh_outputs, stored_outputs, sanitize=lambda s: s):
 SKIPPED_DATA = ("image/png", "image/jpeg", "image/svg+xml", "application/vnd.jupyter.widget-view+json")
 
 
+def _coalesce_streams(outputs) -> list:
+    """Consecutive stream outputs of one name as one (how a kernel splits printed text between
+    messages depends on timing; nbval merges them the same way)."""
+    merged = []
+    for out in outputs:
+        if (out.get("output_type") == "stream" and merged and merged[-1].get("output_type") == "stream"
+                and merged[-1].get("name") == out.get("name")):
+            merged[-1] = {**merged[-1], "text": merged[-1]["text"] + out["text"]}
+        else:
+            merged.append(out)
+    return merged
+
+
 def notebook_disagreements(stored_nb, fresh_nb, sanitize=lambda s: s, compared=lambda cell: True) -> list[str]:
     """Every code cell whose fresh outputs do not ``agree`` with the stored ones, one line each.
 
@@ -143,7 +156,7 @@ def notebook_disagreements(stored_nb, fresh_nb, sanitize=lambda s: s, compared=l
     for index, (stored, fresh) in enumerate(zip(stored_cells, fresh_cells)):
         if not compared(stored):
             continue
-        s_out, f_out = stored.get("outputs", []), fresh.get("outputs", [])
+        s_out, f_out = _coalesce_streams(stored.get("outputs", [])), _coalesce_streams(fresh.get("outputs", []))
         kinds = lambda outs: [(o.get("output_type"), o.get("name")) for o in outs]  # noqa: E731
         if kinds(s_out) != kinds(f_out):
             problems.append(f"code cell {index}: outputs {kinds(f_out)} where {kinds(s_out)} are stored")
