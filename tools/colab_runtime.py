@@ -127,10 +127,12 @@ def installed(py: Path) -> dict[str, str]:
 def build_wheel(py: Path, tmp: Path) -> Path:
     src = tmp / "src"
     src.mkdir()
-    for name in ("pyproject.toml", "README.md"):
+    for name in ("pyproject.toml", "README.md", "LICENSE"):
         shutil.copy(ROOT / name, src / name)
     shutil.copytree(ROOT / "ntklib", src / "ntklib", ignore=shutil.ignore_patterns("__pycache__"))
-    run([py, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation", "-w", tmp / "wheels", src],
+    # With build isolation, as `pip install git+...` does on Colab: pip fetches the build backend
+    # pyproject.toml asks for (setuptools>=77 reads its SPDX licence; Colab's own setuptools may not).
+    run([py, "-m", "pip", "wheel", "-q", "--no-deps", "-w", tmp / "wheels", src],
         "building the ntklib wheel", env=clean_env())
     return next((tmp / "wheels").glob("ntklib-*.whl"))
 
