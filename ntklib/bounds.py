@@ -21,7 +21,7 @@ functions turn those records into the proof's inequalities.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import lru_cache, singledispatch
 from typing import Callable, Sequence
 
 import jax
@@ -32,7 +32,7 @@ from . import _validate as v
 from .data import Dataset
 from .dynamics import linearized_outputs, log_steps
 from .kernels import empirical_ntk, layer_jacobian_factors
-from .models import Network, Params, parameter_distance
+from .models import MLP, Model, Params, check_model, parameter_distance
 
 # ----------------------------------------------------------------------------- residuals
 
@@ -105,7 +105,7 @@ def kernel_drift(kernels_t, kernel_0, *, norm: str = "fro") -> np.ndarray:
 # ----------------------------------------------------------------------------- Jacobians
 
 
-def _layer_pieces(network: Network, params: Params, x) -> list[tuple]:
+def _layer_pieces(network: Model, params: Params, x) -> list[tuple]:
     """:func:`ntklib.kernels.layer_jacobian_factors` in float64."""
     return [(np.asarray(a, np.float64), np.asarray(e, np.float64), c_w, c_b)
             for a, e, c_w, c_b in layer_jacobian_factors(network, params, jnp.asarray(x))]
@@ -118,43 +118,63 @@ def _flat_jacobian(apply_fn: Callable, params: Params, x) -> np.ndarray:
     return np.concatenate([np.asarray(leaf, np.float64).reshape(n * k, -1) for leaf in leaves], axis=1)
 
 
-def jacobian_norm(model: Network | Callable, params: Params, x) -> float:
-    """||J(θ)||_F = √tr Θ̂(X, X) (the proof's ||J|| ≤ K, Lemma 1 / Lemma 2)."""
-    x = v.finite_array("x", x, ndim=2)
-    if isinstance(model, Network):
-        return float(np.sqrt(np.trace(empirical_ntk(model, params, x).astype(np.float64))))
+def _apply_fn(model: Model | Callable) -> Callable:
+    if isinstance(model, Model):
+        return model.apply_fn
     if callable(model):
-        return float(np.linalg.norm(_flat_jacobian(model, params, jnp.asarray(x))))
-    raise TypeError(f"model must be an ntklib Network or an apply_fn(params, x), got {type(model).__name__}")
+        return model
+    raise TypeError(f"model must be an ntklib Model or an apply_fn(params, x), got {type(model).__name__}")
 
 
-def jacobian_distance(model: Network | Callable, params_a: Params, params_b: Params, x) -> float:
+def jacobian_norm(model: Model | Callable, params: Params, x) -> float:
+    """||J(θ)||_F = √tr Θ̂(X, X) (the proof's ||J|| ≤ K, Lemma 1 / Lemma 2), for any model."""
+    x = v.finite_array("x", x, ndim=2)
+    _apply_fn(model)
+    return float(np.sqrt(np.trace(empirical_ntk(model, params, x).astype(np.float64))))
+
+
+@singledispatch
+def _structured_jacobian_distance(spec) -> Callable | None:
+    """A fast ||J(θ_a) − J(θ_b)||_F for a spec type, ``(model, params_a, params_b, x) ↦ float``, or None."""
+    return None
+
+
+@_structured_jacobian_distance.register
+def _(spec: MLP) -> Callable:
+    return _mlp_jacobian_distance
+
+
+def _mlp_jacobian_distance(model: Model, params_a: Params, params_b: Params, x) -> float:
+    total = 0.0
+    for (xa, da, cw, cb), (xb, db, _, _) in zip(_layer_pieces(model, params_a, x),
+                                                 _layer_pieces(model, params_b, x)):
+        sa, sb = np.sum(xa ** 2, axis=1), np.sum(xb ** 2, axis=1)  # (N,)
+        ta, tb = np.sum(da ** 2, axis=2), np.sum(db ** 2, axis=2)  # (k, N)
+        cross_x = np.sum(xa * xb, axis=1)
+        cross_d = np.sum(da * db, axis=2)
+        weights = sa * ta + sb * tb - 2.0 * cross_x * cross_d
+        total += cw * float(np.sum(weights))
+        if cb:
+            total += cb * float(np.sum((da - db) ** 2))
+    return float(np.sqrt(max(total, 0.0)))
+
+
+def jacobian_distance(model: Model | Callable, params_a: Params, params_b: Params, x) -> float:
     """||J(θ_a) − J(θ_b)||_F on inputs ``x`` (the Jacobian's local Lipschitz numerator, S47/S99).
 
-    For an ntklib Network it uses the per-layer structure ∂f_a(x_i)/∂ω^l = √c_w x^{l-1}_i ⊗ δ^l_{a,i}
+    For an MLP it uses the per-layer structure ∂f_a(x_i)/∂ω^l = √c_w x^{l-1}_i ⊗ δ^l_{a,i}
     and ∂f_a(x_i)/∂β^l = √c_b δ^l_{a,i}: per example and layer
     ||x_a⊗δ_a − x_b⊗δ_b||² = |x_a|²|δ_a|² + |x_b|²|δ_b|² − 2(x_a·x_b)(δ_a·δ_b), summed in float64 so
-    the cancellation costs no precision beyond that of the float32 features. Any other
+    the cancellation costs no precision beyond that of the float32 features. Any other model or
     ``apply_fn(params, x)`` uses the full Jacobian (small models only).
     """
     x = v.finite_array("x", x, ndim=2)
-    if isinstance(model, Network):
-        total = 0.0
-        for (xa, da, cw, cb), (xb, db, _, _) in zip(_layer_pieces(model, params_a, x),
-                                                     _layer_pieces(model, params_b, x)):
-            sa, sb = np.sum(xa ** 2, axis=1), np.sum(xb ** 2, axis=1)  # (N,)
-            ta, tb = np.sum(da ** 2, axis=2), np.sum(db ** 2, axis=2)  # (k, N)
-            cross_x = np.sum(xa * xb, axis=1)
-            cross_d = np.sum(da * db, axis=2)
-            weights = sa * ta + sb * tb - 2.0 * cross_x * cross_d
-            total += cw * float(np.sum(weights))
-            if cb:
-                total += cb * float(np.sum((da - db) ** 2))
-        return float(np.sqrt(max(total, 0.0)))
-    if callable(model):
-        xj = jnp.asarray(x)
-        return float(np.linalg.norm(_flat_jacobian(model, params_a, xj) - _flat_jacobian(model, params_b, xj)))
-    raise TypeError(f"model must be an ntklib Network or an apply_fn(params, x), got {type(model).__name__}")
+    apply_fn = _apply_fn(model)
+    fast = _structured_jacobian_distance(model.spec) if isinstance(model, Model) else None
+    if fast is not None:
+        return fast(model, params_a, params_b, x)
+    xj = jnp.asarray(x)
+    return float(np.linalg.norm(_flat_jacobian(apply_fn, params_a, xj) - _flat_jacobian(apply_fn, params_b, xj)))
 
 
 def random_direction(params: Params, radius: float, seed: int = 0) -> Params:
@@ -362,7 +382,7 @@ class RunMeasurements:
         }
 
 
-def measure_run(network: Network, params: Params, data: Dataset, *, lr: float, steps: int,
+def measure_run(network: Model, params: Params, data: Dataset, *, lr: float, steps: int,
                 record: Sequence[int] | None = None, direction_seed: int = 0) -> RunMeasurements:
     """Train ``network`` from ``params`` by full-batch GD (½·mean MSE, rate ``lr``) and measure.
 
@@ -372,8 +392,7 @@ def measure_run(network: Network, params: Params, data: Dataset, *, lr: float, s
     discrete closed form (:func:`~ntklib.dynamics.linearized_outputs` with Θ̂_0). Raises if the
     loss becomes non-finite (the theorem's runs use η < η_critical).
     """
-    if not isinstance(network, Network):
-        raise TypeError(f"network must be an ntklib Network, got {type(network).__name__}")
+    check_model(network, "network")
     if not isinstance(data, Dataset):
         raise TypeError(f"data must be an ntklib Dataset, got {type(data).__name__}")
     lr = v.positive_float("lr", lr)

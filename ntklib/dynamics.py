@@ -20,7 +20,7 @@ import numpy as np
 from . import _validate as v
 from .data import Dataset
 from .kernels import analytic_ntk, divergence_learning_rate, eta_critical
-from .models import Network, Params
+from .models import Model, Params, check_model
 
 DIVERGENCE_LOSS = 1e8  # a training loss above this (or non-finite) counts as divergence
 
@@ -220,7 +220,7 @@ def gradient_descent(apply_fn: Callable, params: Params, x_train, y_train, *, lr
                        kept_params if record_params else None, lr_scalar, momentum, diverged_step)
 
 
-def check_learning_rate(network: Network, x_train, lr: float, *, out_dim: int = 1,
+def check_learning_rate(network: Model, x_train, lr: float, *, out_dim: int = 1,
                         momentum: float = 0.0, allow_divergence: bool = False) -> dict[str, float]:
     """Compare ``lr`` with η_critical and the linear-model divergence bound of the analytic NTK.
 
@@ -240,17 +240,16 @@ def check_learning_rate(network: Network, x_train, lr: float, *, out_dim: int = 
     return {"eta_critical": eta_c, "eta_divergence": eta_d}
 
 
-def _check_network_data(network: Network, data: Dataset) -> None:
-    """Raise unless ``network`` is a Network and ``data`` a Dataset with the same number of outputs."""
-    if not isinstance(network, Network):
-        raise TypeError(f"network must be an ntklib Network, got {type(network).__name__}")
+def _check_network_data(network: Model, data: Dataset) -> None:
+    """Raise unless ``network`` is a Model and ``data`` a Dataset with the same number of outputs."""
+    check_model(network, "network")
     if not isinstance(data, Dataset):
         raise TypeError(f"data must be an ntklib Dataset, got {type(data).__name__}")
     if data.out_dim != network.out_dim:
         raise ValueError(f"data has {data.out_dim} outputs but the network has out_dim={network.out_dim}")
 
 
-def train(network: Network, params: Params, data: Dataset, *, lr: float, steps: int,
+def train(network: Model, params: Params, data: Dataset, *, lr: float, steps: int,
           record: Sequence[int] | None = None, momentum: float = 0.0, record_params: bool = False,
           allow_divergence: bool = False) -> TrainResult:
     """Full-batch GD of ``network`` on ``data`` under the book's ½·mean MSE loss.
@@ -515,10 +514,9 @@ def _ensemble_fns(apply_fn: Callable) -> tuple[Callable, Callable]:
     return advance, evaluate
 
 
-def ensemble_params(network: Network, seeds: Sequence[int], input_dim: int) -> Params:
+def ensemble_params(network: Model, seeds: Sequence[int], input_dim: int) -> Params:
     """θ_0 of every seed, stacked on a leading axis: member m equals ``network.init(seeds[m], input_dim)``."""
-    if not isinstance(network, Network):
-        raise TypeError(f"network must be an ntklib Network, got {type(network).__name__}")
+    check_model(network, "network")
     seeds = [v.nonnegative_int("seed", s) for s in seeds]
     if not seeds:
         raise ValueError("seeds must name at least one initialization")
@@ -529,7 +527,7 @@ def ensemble_params(network: Network, seeds: Sequence[int], input_dim: int) -> P
     return jax.tree_util.tree_map(lambda *leaves: jnp.stack(leaves), *members)
 
 
-def train_ensemble(network: Network, seeds: Sequence[int], data: Dataset, *, lr: float, steps: int,
+def train_ensemble(network: Model, seeds: Sequence[int], data: Dataset, *, lr: float, steps: int,
                    record: Sequence[int] | None = None, x_eval=None,
                    member_batch: int | None = None, check_lr: bool = True) -> EnsembleResult:
     """Full-batch GD (½·mean MSE) of one network per seed, vmapped: all members in one jit.

@@ -10,7 +10,7 @@ through closed forms written here (ReLU: arc-cosine, Cho & Saul 2009; erf: Willi
 
 from __future__ import annotations
 
-from functools import lru_cache, partial
+from functools import lru_cache, partial, singledispatch
 from typing import Callable
 
 import jax
@@ -18,7 +18,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from . import _validate as v
-from .models import Network, Params, dense_layers, forward_features
+from .models import MLP, Model, Params, check_model, dense_layers, forward_features, readout_features
 
 DEFAULT_JACOBIAN_BYTES = 1 << 30  # 1 GiB: above this the generic path works in blocks of inputs
 
@@ -34,14 +34,14 @@ def _check_inputs(x1, x2):
     return jnp.asarray(x1), jnp.asarray(x2)
 
 
-def _layer_scales(network: Network, W, b) -> tuple[float, float]:
+def _layer_scales(network: Model, W, b) -> tuple[float, float]:
     """(c_w, c_b) with ∂h/∂ω = c_w^{1/2} x and ∂h/∂β = c_b^{1/2} for one Dense layer."""
     if network.parameterization == "ntk":
         return network.sigma_w2 / W.shape[0], (network.sigma_b2 if b is not None else 0.0)
     return 1.0, (1.0 if b is not None else 0.0)
 
 
-def layer_jacobian_factors(network: Network, params: Params, x: jax.Array) -> list[tuple]:
+def layer_jacobian_factors(network: Model, params: Params, x: jax.Array) -> list[tuple]:
     """Per Dense layer l: (x^{l-1} (N, n_{l-1}), δ^l = ∂f/∂h^l (k, N, n_l), c_w, c_b).
 
     The Jacobian of layer l factorizes: ∂f_a(x)/∂ω^l_{ij} = c_w^{1/2} x^{l-1}_i δ^l_{a,j} and
@@ -58,7 +58,7 @@ def layer_jacobian_factors(network: Network, params: Params, x: jax.Array) -> li
 
 
 @partial(jax.jit, static_argnums=(0,))
-def _mlp_ntk(network: Network, params: Params, x1, x2):
+def _mlp_ntk(network: Model, params: Params, x1, x2):
     f1 = layer_jacobian_factors(network, params, x1)
     f2 = layer_jacobian_factors(network, params, x2)
     n1, n2, k = x1.shape[0], x2.shape[0], f1[0][1].shape[0]
@@ -150,14 +150,28 @@ def _generic_ntk(apply_fn, params, x1, x2, max_bytes, implementation):
     return jnp.concatenate(rows, axis=0)
 
 
-def empirical_ntk(model: Network | Callable, params: Params, x1, x2=None, *,
+@singledispatch
+def structured_ntk(spec) -> Callable | None:
+    """The fast empirical-NTK formula registered for a spec type, ``(model, params, x1, x2) ↦ Θ̂``,
+    or None (then :func:`empirical_ntk` takes the generic Jacobian path). Register with
+    ``@structured_ntk.register`` on a new spec type."""
+    return None
+
+
+@structured_ntk.register
+def _(spec: MLP) -> Callable:
+    return _mlp_ntk
+
+
+def empirical_ntk(model: Model | Callable, params: Params, x1, x2=None, *,
                   trace_outputs: bool = False, max_jacobian_bytes: int = DEFAULT_JACOBIAN_BYTES,
                   implementation: str = "auto", batch_size: int | None = None) -> np.ndarray:
     """Θ̂(x1, x2) = J(x1) J(x2)ᵀ (paper eq. 3), shape (N1·k, N2·k), examples major.
 
-    ``model`` is a :class:`~ntklib.models.Network` (exact per-layer formula
-    Θ̂ = Σ_l (c_w x^{l-1}·x'^{l-1} + c_b) δ^l·δ'^l, never forming J) or any
-    ``apply_fn(params, x)``, by one of two generic methods that agree to float rounding:
+    ``model`` is an ntklib :class:`~ntklib.models.Model` or any ``apply_fn(params, x)``. A model
+    whose spec type has a structured formula uses it (:func:`structured_ntk`; the MLP's is exact
+    per layer, Θ̂ = Σ_l (c_w x^{l-1}·x'^{l-1} + c_b) δ^l·δ'^l, never forming J); every other
+    model by one of two generic methods that agree to float rounding:
     ``"jacobian_contraction"`` (per-example Jacobians contracted in blocks of inputs so that no
     block exceeds ``max_jacobian_bytes``) or ``"vector_products"`` (Θ̂_ij = J(x1_i)(J(x2_j)ᵀe_b):
     a VJP then a JVP, in blocks of x2 within the same budget); ``"auto"`` picks vector products
@@ -169,12 +183,14 @@ def empirical_ntk(model: Network | Callable, params: Params, x1, x2=None, *,
     x1, x2 = _check_inputs(x1, x2)
     v.choice("implementation", implementation, ("auto", "jacobian_contraction", "vector_products"))
     max_jacobian_bytes = v.positive_int("max_jacobian_bytes", max_jacobian_bytes)
-    if isinstance(model, Network):
-        block_fn = lambda a, b: _mlp_ntk(model, params, a, b)
-    elif callable(model):
-        block_fn = lambda a, b: _generic_ntk(model, params, a, b, max_jacobian_bytes, implementation)
+    fast = structured_ntk(model.spec) if isinstance(model, Model) else None
+    if fast is not None:
+        block_fn = lambda a, b: fast(model, params, a, b)
+    elif callable(model) or isinstance(model, Model):
+        apply_fn = model.apply_fn if isinstance(model, Model) else model
+        block_fn = lambda a, b: _generic_ntk(apply_fn, params, a, b, max_jacobian_bytes, implementation)
     else:
-        raise TypeError(f"model must be an ntklib Network or an apply_fn(params, x), got {type(model).__name__}")
+        raise TypeError(f"model must be an ntklib Model or an apply_fn(params, x), got {type(model).__name__}")
     theta = _tiled(block_fn, x1, x2, batch_size)
     if trace_outputs:
         n1, n2 = x1.shape[0], x2.shape[0]
@@ -193,31 +209,32 @@ def _tiled(block_fn: Callable, x1, x2, batch_size: int | None) -> np.ndarray:
                      for i in range(0, x1.shape[0], batch_size)])
 
 
-def empirical_nngp(network: Network, params: Params, x1, x2=None) -> np.ndarray:
+def empirical_nngp(network: Model, params: Params, x1, x2=None) -> np.ndarray:
     """K̂(x1, x2) = c_w x^L(x1)·x^L(x2) + c_b: the readout layer's feature kernel, shape (N1, N2).
 
-    With c_w = σ_w²/n_L, c_b = σ_b² (NTK param.) this is the readout-only part of Θ̂ and
-    converges to the NNGP kernel K as the width n_L → ∞ (paper §2.3.1, Fig. 1d, Fig. S9).
+    x^L is the readout's input (:func:`~ntklib.models.readout_features`: the last hidden layer,
+    or the pooled features of an image model). With c_w = σ_w²/n_L, c_b = σ_b² (NTK param.) this
+    is the readout-only part of Θ̂ and converges to the NNGP kernel K as the width n_L → ∞
+    (paper §2.3.1, Fig. 1d, Fig. S9).
     """
-    if not isinstance(network, Network):
-        raise TypeError(f"network must be an ntklib Network, got {type(network).__name__}")
+    check_model(network, "network")
+    square = x2 is None
     x1, x2 = _check_inputs(x1, x2)
-    n_last = dense_layers(params)[-1][0].shape[0]
-    c_w, c_b = network.sigma_w2 / n_last, network.sigma_b2  # same in both parameterizations
-    _, in1 = forward_features(network, params, x1)
-    _, in2 = forward_features(network, params, x2)
-    return np.asarray(c_w * in1[-1] @ in2[-1].T + c_b)
+    feat1 = readout_features(network, params, x1)
+    feat2 = feat1 if square else readout_features(network, params, x2)
+    c_w, c_b = network.sigma_w2 / feat1.shape[-1], network.sigma_b2  # same in both parameterizations
+    return np.asarray(c_w * feat1 @ feat2.T + c_b)
 
 
 # ----------------------------------------------------------------------------- analytic kernels
 
 
-def analytic_kernels(network: Network, x1, x2=None, *,
+def analytic_kernels(network: Model, x1, x2=None, *,
                      batch_size: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Infinite-width (NNGP K, NTK Θ) of ``network`` via neural-tangents' stax, each (N1, N2);
     ``batch_size`` tiles the inputs as in :func:`empirical_ntk` (``nt.batch``-style)."""
-    if not isinstance(network, Network):
-        raise TypeError(f"network must be an ntklib Network, got {type(network).__name__}")
+    check_model(network, "network")
+    square = x2 is None
     x1, x2 = _check_inputs(x1, x2)
 
     def block(a, b):
@@ -225,15 +242,17 @@ def analytic_kernels(network: Network, x1, x2=None, *,
         return np.stack([np.asarray(kern.nngp), np.asarray(kern.ntk)])
 
     nngp, ntk = _tiled(block, x1, x2, batch_size)
+    if square:  # K(X, X) is symmetric; stax's float32 convolutions leave ~1e-4 round-off asymmetry
+        nngp, ntk = (nngp + nngp.T) / 2, (ntk + ntk.T) / 2
     return nngp, ntk
 
 
-def analytic_ntk(network: Network, x1, x2=None) -> np.ndarray:
+def analytic_ntk(network: Model, x1, x2=None) -> np.ndarray:
     """Analytic NTK Θ(x1, x2) of the infinite-width network (SM §E), shape (N1, N2)."""
     return analytic_kernels(network, x1, x2)[1]
 
 
-def analytic_nngp(network: Network, x1, x2=None) -> np.ndarray:
+def analytic_nngp(network: Model, x1, x2=None) -> np.ndarray:
     """Analytic NNGP kernel K(x1, x2) = lim E[f_0(x1) f_0(x2)] (paper eq. 12), shape (N1, N2)."""
     return analytic_kernels(network, x1, x2)[0]
 

@@ -1,4 +1,13 @@
-"""Fully connected networks in the NTK or standard parameterization (paper eq. 1, SM §F).
+"""Networks in the NTK or standard parameterization (paper eq. 1, SM §F): one ``Model`` type.
+
+A *spec* — :class:`MLP`, :class:`CNN` or :class:`ResNet` — is a frozen, hashable description of
+an architecture; :func:`build` turns it into the one :class:`Model` type (``init``, ``apply_fn``,
+``kernel_fn``, ``spec``), cached per spec, so that every compile cache keyed on a model is reused
+when the same spec is built again. :func:`mlp`, :func:`conv_net` and :func:`resnet` are
+shorthands. Architecture-specific fast paths elsewhere (the MLP's structured empirical NTK in
+``kernels``, its Jacobian norms in ``bounds``) are registered on the spec type with
+``functools.singledispatch``; every function that takes a model takes any model. Variants:
+``model.replace(parameterization="standard")`` (``dataclasses.replace`` on the spec).
 
 NTK parameterization, layer l with fan-in n_{l-1}:
     h^l = (σ_w / √n_{l-1}) x^{l-1} ω^l + σ_b β^l,   ω, β ~ N(0, 1)  (the trainable variables).
@@ -6,16 +15,17 @@ Standard parameterization:
     h^l = x^{l-1} W^l + b^l,   W ~ N(0, σ_w² / n_{l-1}),  b ~ N(0, σ_b²).
 Both give the same function at initialization; they differ in what gradient descent sees.
 
-Arguments are **variances** σ_w², σ_b² as in the paper; neural-tangents' ``stax.Dense`` takes the
-standard deviations W_std = σ_w and b_std = σ_b — :func:`mlp` does the conversion.
+Arguments are **variances** σ_w², σ_b² as in the paper; neural-tangents' ``stax`` layers take the
+standard deviations W_std = σ_w and b_std = σ_b — the builders do the conversion.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import warnings
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Callable, Union
 
 import jax
 import jax.numpy as jnp
@@ -27,40 +37,233 @@ from ._quiet import import_neural_tangents
 nt = import_neural_tangents()
 stax = nt.stax
 
+__all__ = [
+    "ACTIVATIONS", "PARAMETERIZATIONS", "MLP", "CNN", "ResNet", "Spec", "Model", "build", "mlp",
+    "conv_net", "resnet", "check_model", "activation_fn", "dense_product", "dense_layers",
+    "weight_layers", "forward_features", "readout_features", "linearize", "parameter_count",
+    "relative_weight_change", "parameter_distance", "equivalent_learning_rates",
+    "ntk_to_standard_params", "standard_to_ntk_params", "nt", "stax",
+]
+
 ACTIVATIONS = ("relu", "erf", "tanh")
 PARAMETERIZATIONS = ("ntk", "standard")
 
-Params = Any  # the stax pytree: a list with (W, b) per Dense layer and () per activation
+Params = Any  # the stax pytree: (W, b) per weight layer, () per parameter-free layer
+
+
+# ----------------------------------------------------------------------------- specs
+
+
+def _check_common(spec) -> None:
+    """Validate and normalize the fields every spec has (frozen: set through object.__setattr__)."""
+    set_ = lambda name, value: object.__setattr__(spec, name, value)
+    set_("activation", v.choice("activation", spec.activation, ACTIVATIONS))
+    set_("parameterization", v.choice("parameterization", spec.parameterization, PARAMETERIZATIONS))
+    set_("sigma_w2", v.positive_float("sigma_w2", spec.sigma_w2))
+    set_("sigma_b2", v.positive_float("sigma_b2", spec.sigma_b2, allow_zero=True))
+    set_("out_dim", v.positive_int("out_dim", spec.out_dim))
+
+
+def _check_image(spec) -> None:
+    set_ = lambda name, value: object.__setattr__(spec, name, value)
+    if len(tuple(spec.image_shape)) != 3:
+        raise ValueError(f"image_shape must be (height, width, channels), got {spec.image_shape!r}")
+    set_("image_shape", tuple(v.positive_int("image_shape entry", int(s)) for s in spec.image_shape))
+    if len(tuple(spec.filter_shape)) != 2:
+        raise ValueError(f"filter_shape must be (height, width), got {spec.filter_shape!r}")
+    set_("filter_shape", tuple(v.positive_int("filter_shape entry", int(s)) for s in spec.filter_shape))
+
+
+@dataclass(frozen=True)
+class MLP:
+    """``depth`` hidden Dense layers of ``width`` units, each followed by φ, then a Dense readout
+    of ``out_dim`` units. sigma_w2, sigma_b2: weight and bias variances (0 → no biases)."""
+
+    depth: int
+    width: int
+    activation: str = "relu"
+    sigma_w2: float = 2.0
+    sigma_b2: float = 0.1
+    parameterization: str = "ntk"
+    out_dim: int = 1
+
+    def __post_init__(self):
+        object.__setattr__(self, "depth", v.positive_int("depth", self.depth))
+        object.__setattr__(self, "width", v.positive_int("width", self.width))
+        _check_common(self)
+
+
+@dataclass(frozen=True)
+class CNN:
+    """``depth`` 'SAME'-padded convolutions of ``channels`` filters of size ``filter_shape``, each
+    followed by φ, then global average pooling over pixels and a Dense readout (paper Fig. S2:
+    tanh, 3×3, σ_w² = 2, σ_b² = 0.1). Inputs are flattened images of ``image_shape`` (H, W, C)."""
+
+    channels: int
+    depth: int = 2
+    image_shape: tuple = (8, 8, 1)
+    filter_shape: tuple = (3, 3)
+    activation: str = "tanh"
+    sigma_w2: float = 2.0
+    sigma_b2: float = 0.1
+    parameterization: str = "ntk"
+    out_dim: int = 1
+
+    def __post_init__(self):
+        object.__setattr__(self, "channels", v.positive_int("channels", self.channels))
+        object.__setattr__(self, "depth", v.positive_int("depth", self.depth))
+        _check_image(self)
+        _check_common(self)
+
+
+@dataclass(frozen=True)
+class ResNet:
+    """A wide residual network without batch norm (paper Fig. 4 / S5, at small scale): a 'SAME'
+    convolution to ``channels`` channels, then ``blocks`` residual blocks
+    x ↦ x + Conv(φ(Conv(φ(x)))) at constant channel count (stax FanOut / parallel / FanInSum),
+    then φ, global average pooling and a Dense readout."""
+
+    channels: int
+    blocks: int = 2
+    image_shape: tuple = (8, 8, 1)
+    filter_shape: tuple = (3, 3)
+    activation: str = "relu"
+    sigma_w2: float = 2.0
+    sigma_b2: float = 0.1
+    parameterization: str = "ntk"
+    out_dim: int = 1
+
+    def __post_init__(self):
+        object.__setattr__(self, "channels", v.positive_int("channels", self.channels))
+        object.__setattr__(self, "blocks", v.positive_int("blocks", self.blocks))
+        _check_image(self)
+        _check_common(self)
+
+
+Spec = Union[MLP, CNN, ResNet]
+
+
+# ----------------------------------------------------------------------------- the model type
 
 
 @dataclass(frozen=True, eq=False)
-class Network:
-    """An MLP: ``init_fn`` and ``kernel_fn`` from stax, ntklib's ``apply_fn`` (the same function as
-    stax's, with faster gradients: :func:`dense_product`), and the hyper-parameters that built it."""
+class Model:
+    """A network: ``init_fn`` and ``kernel_fn`` (infinite-width NNGP/NTK) from neural-tangents'
+    stax, ntklib's ``apply_fn`` (the same function as stax's ``stax_apply_fn``, with faster
+    gradients on CPU), and the ``spec`` that built it. Equal specs give equal models.
 
+    The spec's fields read as attributes (``model.width``, ``model.parameterization``).
+
+    >>> net = mlp(2, 64, out_dim=3)
+    >>> net.spec
+    MLP(depth=2, width=64, activation='relu', sigma_w2=2.0, sigma_b2=0.1, parameterization='ntk', out_dim=3)
+    >>> params = net.init(0, input_dim=5)
+    >>> net.apply_fn(params, jnp.ones((4, 5))).shape
+    (4, 3)
+    >>> net.replace(parameterization="standard").parameterization
+    'standard'
+    """
+
+    spec: Spec
     init_fn: Callable
     apply_fn: Callable
     kernel_fn: Callable
-    depth: int
-    width: int
-    activation: str
-    sigma_w2: float
-    sigma_b2: float
-    parameterization: str
-    out_dim: int
-    stax_apply_fn: Callable | None = None  # neural-tangents' apply_fn of the same layers (cross-checks)
+    stax_apply_fn: Callable
+    features_fn: Callable  # (params, x) ↦ the readout layer's input x^L (see readout_features)
+    input_dim: int | None = None  # fixed by the architecture (image models); None: any
 
-    def init(self, seed: int | jax.Array, input_dim: int) -> Params:
-        """Draw initial parameters θ_0 for inputs of dimension ``input_dim``."""
-        key = jax.random.PRNGKey(v.nonnegative_int("seed", seed)) if not isinstance(seed, jax.Array) else seed
-        _, params = self.init_fn(key, (-1, v.positive_int("input_dim", input_dim)))
-        return params
+    def __getattr__(self, name: str):
+        if name.startswith("__") or name == "spec":
+            raise AttributeError(name)
+        try:
+            return getattr(self.spec, name)
+        except AttributeError:
+            raise AttributeError(f"{type(self.spec).__name__} model has no attribute {name!r}") from None
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, Model) and other.spec == self.spec
+
+    def __hash__(self) -> int:
+        return hash(self.spec)
 
     def __repr__(self) -> str:
-        return (f"mlp(depth={self.depth}, width={self.width}, activation={self.activation!r}, "
-                f"sigma_w2={self.sigma_w2}, sigma_b2={self.sigma_b2}, "
-                f"parameterization={self.parameterization!r}, out_dim={self.out_dim})")
+        return f"Model({self.spec!r})"
 
+    def init(self, seed: int | jax.Array, input_dim: int | None = None) -> Params:
+        """Draw initial parameters θ_0 (``input_dim`` is required for an MLP; for image models it
+        may be given and must equal H·W·C)."""
+        if input_dim is None:
+            if self.input_dim is None:
+                raise ValueError(f"{type(self.spec).__name__} needs input_dim to draw parameters")
+            input_dim = self.input_dim
+        input_dim = v.positive_int("input_dim", input_dim)
+        if self.input_dim is not None and input_dim != self.input_dim:
+            raise ValueError(f"input_dim={input_dim} does not match image_shape={self.image_shape} "
+                             f"({self.input_dim} values per image)")
+        key = jax.random.PRNGKey(v.nonnegative_int("seed", seed)) if not isinstance(seed, jax.Array) else seed
+        _, params = self.init_fn(key, (-1, input_dim))
+        return params
+
+    def replace(self, **changes) -> "Model":
+        """The model of ``dataclasses.replace(self.spec, **changes)``."""
+        return build(dataclasses.replace(self.spec, **changes))
+
+
+def check_model(model, name: str = "model") -> "Model":
+    """``model`` if it is a :class:`Model`, else a TypeError naming what it is."""
+    if not isinstance(model, Model):
+        raise TypeError(f"{name} must be an ntklib Model (models.mlp / conv_net / resnet / build), "
+                        f"got {type(model).__name__}")
+    return model
+
+
+@functools.singledispatch
+def _builder(spec) -> Model:
+    raise TypeError(f"no ntklib architecture for spec {spec!r}; expected one of MLP, CNN, ResNet")
+
+
+@functools.lru_cache(maxsize=None)
+def build(spec: Spec) -> Model:
+    """The :class:`Model` of ``spec`` (one per distinct spec: built once, then reused)."""
+    return _builder(spec)
+
+
+def mlp(depth: int, width: int, *, activation: str = "relu", sigma_w2: float = 2.0,
+        sigma_b2: float = 0.1, parameterization: str = "ntk", out_dim: int = 1) -> Model:
+    """``build(MLP(...))``: ``depth`` hidden Dense layers of ``width`` units, each followed by φ,
+    then a Dense readout; sigma_b2 = 0 builds layers without bias.
+
+    >>> mlp(1, 128).apply_fn(mlp(1, 128).init(0, input_dim=2), jnp.ones((1, 2))).shape
+    (1, 1)
+    """
+    return build(MLP(depth, width, activation, sigma_w2, sigma_b2, parameterization, out_dim))
+
+
+def conv_net(channels: int, *, depth: int = 2, image_shape: tuple = (8, 8, 1),
+             filter_shape: tuple = (3, 3), activation: str = "tanh", sigma_w2: float = 2.0,
+             sigma_b2: float = 0.1, parameterization: str = "ntk", out_dim: int = 1) -> Model:
+    """``build(CNN(...))``: a small CNN (paper Fig. S2) on flattened images (N, H·W·C).
+
+    >>> conv_net(4, image_shape=(8, 8, 1)).input_dim
+    64
+    """
+    return build(CNN(channels, depth, tuple(image_shape), tuple(filter_shape), activation,
+                     sigma_w2, sigma_b2, parameterization, out_dim))
+
+
+def resnet(channels: int, *, blocks: int = 2, image_shape: tuple = (8, 8, 1),
+           filter_shape: tuple = (3, 3), activation: str = "relu", sigma_w2: float = 2.0,
+           sigma_b2: float = 0.1, parameterization: str = "ntk", out_dim: int = 1) -> Model:
+    """``build(ResNet(...))``: a BN-free wide residual network on flattened images.
+
+    >>> resnet(4, blocks=1).spec.blocks
+    1
+    """
+    return build(ResNet(channels, blocks, tuple(image_shape), tuple(filter_shape), activation,
+                        sigma_w2, sigma_b2, parameterization, out_dim))
+
+
+# ----------------------------------------------------------------------------- layers
 
 @jax.custom_jvp
 def _relu(x: jax.Array) -> jax.Array:
@@ -97,52 +300,6 @@ def _stax_activation(name: str):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
         return stax.ElementwiseNumerical(fn=jnp.tanh, deg=25)
-
-
-def _layer_variances(activation: str, parameterization: str, sigma_w2: float,
-                     sigma_b2: float) -> tuple[float, float, float, float | None]:
-    """Check the shared layer hyperparameters; return (σ_w², σ_b², σ_w, σ_b), σ_b = None for no bias."""
-    v.choice("activation", activation, ACTIVATIONS)
-    v.choice("parameterization", parameterization, PARAMETERIZATIONS)
-    sigma_w2 = v.positive_float("sigma_w2", sigma_w2)
-    sigma_b2 = v.positive_float("sigma_b2", sigma_b2, allow_zero=True)
-    return (sigma_w2, sigma_b2, float(np.sqrt(sigma_w2)),
-            float(np.sqrt(sigma_b2)) if sigma_b2 > 0 else None)
-
-
-def mlp(depth: int, width: int, *, activation: str = "relu", sigma_w2: float = 2.0,
-        sigma_b2: float = 0.1, parameterization: str = "ntk", out_dim: int = 1) -> Network:
-    """``depth`` hidden Dense layers of ``width`` units, each followed by φ, then a Dense readout.
-
-    sigma_w2, sigma_b2 are the weight and bias variances; sigma_b2 = 0 builds layers without bias.
-    """
-    depth = v.positive_int("depth", depth)
-    width = v.positive_int("width", width)
-    out_dim = v.positive_int("out_dim", out_dim)
-    sigma_w2, sigma_b2, w_std, b_std = _layer_variances(activation, parameterization,
-                                                        sigma_w2, sigma_b2)
-
-    def dense(n):
-        return stax.Dense(n, W_std=w_std, b_std=b_std, parameterization=parameterization)
-
-    layers = []
-    for _ in range(depth):
-        layers += [dense(width), _stax_activation(activation)]
-    layers.append(dense(out_dim))
-    init_fn, stax_apply_fn, kernel_fn = stax.serial(*layers)
-    layer = _dense_layer(parameterization, sigma_w2, sigma_b2)
-    phi = activation_fn(activation)
-
-    def apply_fn(params: Params, x: jax.Array, **kwargs) -> jax.Array:
-        """f(θ, x): the same function as the stax ``apply_fn`` of these layers (a test checks it)."""
-        dense = dense_layers(params)
-        for l, (W, b) in enumerate(dense):
-            x = layer(x, W, b)
-            x = phi(x) if l < len(dense) - 1 else x
-        return x
-
-    return Network(init_fn, apply_fn, kernel_fn, depth, width, activation, sigma_w2, sigma_b2,
-                   parameterization, out_dim, stax_apply_fn)
 
 
 @jax.custom_jvp
@@ -210,20 +367,158 @@ def _dense_layer(parameterization: str, sigma_w2: float, sigma_b2: float) -> Cal
     return layer
 
 
-def dense_layers(params: Params) -> list[tuple]:
-    """The (W, b) pairs of the Dense layers, input layer first, readout last (b may be None)."""
-    return [p for p in params if len(p) > 0]
+
+def _stds(spec) -> tuple[float, float | None]:
+    """(σ_w, σ_b) for stax, σ_b = None when σ_b² = 0 (layers without bias)."""
+    return float(np.sqrt(spec.sigma_w2)), (float(np.sqrt(spec.sigma_b2)) if spec.sigma_b2 > 0 else None)
 
 
-def forward_features(network: Network, params: Params, x: jax.Array, eps=None):
-    """Forward pass that also returns every Dense layer's input x^{l-1}.
+@_builder.register
+def _build_mlp(spec: MLP) -> Model:
+    w_std, b_std = _stds(spec)
+
+    def dense(n):
+        return stax.Dense(n, W_std=w_std, b_std=b_std, parameterization=spec.parameterization)
+
+    layers = []
+    for _ in range(spec.depth):
+        layers += [dense(spec.width), _stax_activation(spec.activation)]
+    layers.append(dense(spec.out_dim))
+    init_fn, stax_apply_fn, kernel_fn = stax.serial(*layers)
+    layer = _dense_layer(spec.parameterization, spec.sigma_w2, spec.sigma_b2)
+    phi = activation_fn(spec.activation)
+
+    def apply_fn(params: Params, x: jax.Array, **kwargs) -> jax.Array:
+        """f(θ, x): the same function as the stax ``apply_fn`` of these layers (a test checks it)."""
+        dense = dense_layers(params)
+        for l, (W, b) in enumerate(dense):
+            x = layer(x, W, b)
+            x = phi(x) if l < len(dense) - 1 else x
+        return x
+
+    def features_fn(params: Params, x: jax.Array) -> jax.Array:
+        dense = dense_layers(params)
+        for W, b in dense[:-1]:
+            x = phi(layer(x, W, b))
+        return x
+
+    return Model(spec, init_fn, apply_fn, kernel_fn, stax_apply_fn, features_fn)
+
+
+def _image_model(spec, layers: list, features: Callable) -> Model:
+    """Model on flattened images: stax ``layers`` on (N, H, W, C) inside; ``features(params, h)``
+    is ntklib's forward pass up to the readout's input (the pooled features)."""
+    inner_init, inner_apply, inner_kernel = stax.serial(*layers)
+    size = int(np.prod(spec.image_shape))
+    w_std, b_std = _stds(spec)
+    ntk = spec.parameterization == "ntk"
+
+    def to_images(x):
+        if x.shape[-1] != size:
+            raise ValueError(f"inputs must be flattened images with {size} values "
+                             f"(image_shape={spec.image_shape}), got shape {x.shape}")
+        return x.reshape((x.shape[0],) + spec.image_shape)
+
+    def init_fn(key, input_shape):
+        return inner_init(key, (-1,) + spec.image_shape)
+
+    def apply_fn(params, x, **kwargs):
+        # Same function as stax's apply_fn (tested), but each convolution is written as shifted
+        # slices and one matrix product: XLA's CPU convolution gradients are ~20x slower.
+        h = features(params, to_images(x))
+        W, b = params[-1]
+        out = h @ W * (w_std / W.shape[0] ** 0.5 if ntk else 1.0)
+        return out if b is None else out + (b_std if ntk else 1.0) * b
+
+    def stax_apply_fn(params, x, **kwargs):
+        return inner_apply(params, to_images(x), **kwargs)
+
+    def kernel_fn(x1, x2=None, get=None, **kwargs):
+        # A residual sum x + g(x) is covered by stax's independence assumption because g ends in
+        # a convolution with its own zero-mean weights (E[x g(x)] = 0); stax warns on every call.
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="`FanIn` layers assume independent inputs")
+            return inner_kernel(to_images(x1), None if x2 is None else to_images(x2), get, **kwargs)
+
+    return Model(spec, init_fn, apply_fn, kernel_fn, stax_apply_fn,
+                 lambda params, x: features(params, to_images(x)), input_dim=size)
+
+
+def _conv_layer(spec) -> Callable:
+    """(h, W, b) ↦ the 'SAME' convolution of one layer in the spec's parameterization."""
+    w_std, b_std = _stds(spec)
+    ntk = spec.parameterization == "ntk"
+
+    def conv(h, W, b):
+        fan_in = W.shape[0] * W.shape[1] * W.shape[2]
+        h = _conv_same(h, W) * (w_std / fan_in ** 0.5 if ntk else 1.0)
+        return h if b is None else h + (b_std if ntk else 1.0) * b
+    return conv
+
+
+def _stax_conv(spec):
+    w_std, b_std = _stds(spec)
+    return stax.Conv(spec.channels, spec.filter_shape, padding="SAME", W_std=w_std, b_std=b_std,
+                     parameterization=spec.parameterization)
+
+
+def _stax_readout(spec):
+    w_std, b_std = _stds(spec)
+    return stax.Dense(spec.out_dim, W_std=w_std, b_std=b_std, parameterization=spec.parameterization)
+
+
+@_builder.register
+def _build_cnn(spec: CNN) -> Model:
+    layers = []
+    for _ in range(spec.depth):
+        layers += [_stax_conv(spec), _stax_activation(spec.activation)]
+    layers += [stax.GlobalAvgPool(), _stax_readout(spec)]
+    conv, phi = _conv_layer(spec), activation_fn(spec.activation)
+
+    def features(params, h):
+        for W, b in (params[2 * i] for i in range(spec.depth)):
+            h = phi(conv(h, W, b))
+        return jnp.mean(h, axis=(1, 2))  # global average pooling over pixels
+
+    return _image_model(spec, layers, features)
+
+
+@_builder.register
+def _build_resnet(spec: ResNet) -> Model:
+    act = lambda: _stax_activation(spec.activation)
+    branch = stax.serial(act(), _stax_conv(spec), act(), _stax_conv(spec))
+    block = stax.serial(stax.FanOut(2), stax.parallel(branch, stax.Identity()), stax.FanInSum())
+    layers = [_stax_conv(spec)] + [block] * spec.blocks + [act(), stax.GlobalAvgPool(),
+                                                          _stax_readout(spec)]
+    conv, phi = _conv_layer(spec), activation_fn(spec.activation)
+
+    def features(params, h):
+        h = conv(h, *params[0])
+        for block_params in params[1:1 + spec.blocks]:
+            # stax layout of one block: [FanOut (), (branch, Identity ()), FanInSum ()],
+            # branch = [φ (), conv (W, b), φ (), conv (W, b)]
+            (_, first, _, second), _ = block_params[1]
+            h = h + conv(phi(conv(phi(h), *first)), *second)
+        return jnp.mean(phi(h), axis=(1, 2))
+
+    return _image_model(spec, layers, features)
+
+
+# ----------------------------------------------------------------------------- features
+
+
+def forward_features(network: Model, params: Params, x: jax.Array, eps=None):
+    """MLP forward pass that also returns every Dense layer's input x^{l-1}.
 
     ``eps`` (optional, one array per Dense layer) is added to each pre-activation h^l; its
     gradient is the back-propagated vector δ^l = ∂f/∂h^l used by the empirical NTK.
     Returns (f(x), [x^0, x^1, ..., x^L]).
     """
-    phi = activation_fn(network.activation)
-    layer = _dense_layer(network.parameterization, network.sigma_w2, network.sigma_b2)
+    spec = network.spec
+    if type(spec) is not MLP:
+        raise TypeError(f"forward_features is the MLP's layer-by-layer pass, got {spec!r}")
+    phi = activation_fn(spec.activation)
+    layer = _dense_layer(spec.parameterization, spec.sigma_w2, spec.sigma_b2)
     dense = dense_layers(params)
     inputs, act = [], x
     for l, (W, b) in enumerate(dense):
@@ -233,6 +528,49 @@ def forward_features(network: Network, params: Params, x: jax.Array, eps=None):
             h = h + eps[l]
         act = phi(h) if l < len(dense) - 1 else h
     return act, inputs
+
+
+def readout_features(model: Model, params: Params, x) -> jax.Array:
+    """x^L: the input of the readout layer (last hidden layer's activations; for image models the
+    pooled features), shape (N, n_L). Its Gram matrix gives the empirical NNGP kernel."""
+    return check_model(model).features_fn(params, x)
+
+
+# ----------------------------------------------------------------------------- parameters
+
+
+def _is_weight_layer(p) -> bool:
+    """A (W, b) pair of a Dense or Conv layer (b may be None)."""
+    return (isinstance(p, (tuple, list)) and len(p) == 2 and hasattr(p[0], "ndim") and p[0].ndim >= 2
+            and (p[1] is None or hasattr(p[1], "ndim")))
+
+
+def dense_layers(params: Params) -> list[tuple]:
+    """The (W, b) pairs of a flat layer list (MLP), input layer first, readout last (b may be None)."""
+    return [p for p in params if len(p) > 0]
+
+
+def weight_layers(params: Params) -> list[tuple]:
+    """Every (W, b) pair of any model's parameters, in layer order (nested blocks included)."""
+    if _is_weight_layer(params):
+        return [tuple(params)]
+    if isinstance(params, (tuple, list)):
+        return [layer for p in params for layer in weight_layers(p)]
+    return []
+
+
+def _map_weight_layers(params: Params, fn: Callable) -> Params:
+    """``params`` with every (W, b) pair replaced by ``fn(W, b)``; structure kept."""
+    if _is_weight_layer(params):
+        return type(params)(fn(*params))
+    if isinstance(params, (tuple, list)):
+        return type(params)(_map_weight_layers(p, fn) for p in params)
+    return params
+
+
+def _fan_in(W) -> int:
+    """n_in of a Dense (n_in, n_out) or Conv (kh, kw, c_in, c_out) kernel."""
+    return int(np.prod(W.shape[:-1]))
 
 
 def linearize(apply_fn: Callable, params0: Params) -> Callable:
@@ -253,10 +591,11 @@ def parameter_count(params: Params) -> int:
     return int(sum(np.size(leaf) for leaf in jax.tree_util.tree_leaves(params)))
 
 
+
 def relative_weight_change(params0: Params, params1: Params) -> np.ndarray:
-    """Per Dense layer ||W^l_1 − W^l_0||_F / ||W^l_0||_F (paper Fig. 1b), input layer first."""
+    """Per weight layer ||W^l_1 − W^l_0||_F / ||W^l_0||_F (paper Fig. 1b), input layer first."""
     out = []
-    for (w0, _), (w1, _) in zip(dense_layers(params0), dense_layers(params1)):
+    for (w0, _), (w1, _) in zip(weight_layers(params0), weight_layers(params1)):
         out.append(float(jnp.linalg.norm(w1 - w0) / jnp.linalg.norm(w0)))
     return np.array(out)
 
@@ -271,33 +610,30 @@ def parameter_distance(params0: Params, params1: Params) -> float:
 # ----------------------------------------------------------------------------- SM §F: NTK ↔ standard
 
 
-def _same_family(network: Network, name: str) -> None:
-    if not isinstance(network, Network):
-        raise TypeError(f"{name} must be an ntklib Network, got {type(network).__name__}")
-
-
-def _per_leaf_rates(lr, params: Params) -> list:
-    """``lr`` (a number or a pytree shaped like ``params``) as one (W-rate, b-rate) pair per layer slot."""
+def _per_layer_rates(lr, params: Params) -> Params:
+    """``lr`` (a number or a pytree shaped like ``params``) as a (W-rate, b-rate) pair per layer."""
     if isinstance(lr, (int, float, np.floating, np.integer)) and not isinstance(lr, bool):
         eta = v.positive_float("lr", lr)
-        return [((eta, None if p[1] is None else eta) if len(p) > 0 else ()) for p in params]
-    if not isinstance(lr, (list, tuple)) or len(lr) != len(params):
-        raise TypeError("lr must be a positive number or a pytree of rates shaped like params "
-                        f"(a list of {len(params)} layer entries), got {type(lr).__name__}")
-    out = []
-    for i, (p, r) in enumerate(zip(params, lr)):
-        if len(p) == 0:
-            out.append(())
-            continue
-        if not isinstance(r, (list, tuple)) or len(r) != 2:
-            raise TypeError(f"lr[{i}] must be a (W rate, b rate) pair, got {r!r}")
-        w_rate = v.positive_float(f"lr[{i}][0]", float(r[0]))
-        b_rate = None if p[1] is None else v.positive_float(f"lr[{i}][1]", float(r[1]))
-        out.append((w_rate, b_rate))
-    return out
+        return _map_weight_layers(params, lambda W, b: (eta, None if b is None else eta))
+
+    def check(p, r, where):
+        if _is_weight_layer(p):
+            if not isinstance(r, (list, tuple)) or len(r) != 2:
+                raise TypeError(f"lr{where} must be a (W rate, b rate) pair, got {r!r}")
+            w_rate = v.positive_float(f"lr{where}[0]", float(r[0]))
+            b_rate = None if p[1] is None else v.positive_float(f"lr{where}[1]", float(r[1]))
+            return (w_rate, b_rate)
+        if isinstance(p, (tuple, list)):
+            if not isinstance(r, (list, tuple)) or len(r) != len(p):
+                raise TypeError("lr must be a positive number or a pytree of rates shaped like "
+                                f"params: at lr{where or ' (top level)'} expected {len(p)} entries, got {r!r}")
+            return type(p)(check(a, b, f"{where}[{i}]") for i, (a, b) in enumerate(zip(p, r)))
+        return r
+
+    return check(params, lr, "")
 
 
-def equivalent_learning_rates(network: Network, params: Params, lr, *, to: str) -> Params:
+def equivalent_learning_rates(network: Model, params: Params, lr, *, to: str) -> Params:
     """Per-leaf learning rates that make GD in the other parameterization follow the same path
     (paper SM §F, eq. S36–S37).
 
@@ -309,174 +645,58 @@ def equivalent_learning_rates(network: Network, params: Params, lr, *, to: str) 
 
     which for η_std = η_0/n_max is eq. S37: η_ω = n_l η_0/(n_max σ_w²), η_β = η_0/(n_max σ_b²).
     ``network`` supplies σ_w², σ_b² (its own parameterization is not used); ``params`` supplies
-    each layer's fan-in n_in and the pytree structure (the same in both parameterizations);
-    ``lr`` is a number or a per-leaf pytree in the *source* parameterization. Returns a pytree
-    with the structure of ``params`` (one rate per W and b, () for activation layers), usable as
-    ``lr`` in :func:`ntklib.dynamics.gradient_descent`.
+    each layer's fan-in n_in (Dense: rows of W; Conv: kh·kw·c_in) and the pytree structure (the
+    same in both parameterizations); ``lr`` is a number or a per-leaf pytree in the *source*
+    parameterization. Returns a pytree with the structure of ``params`` (one rate per W and b,
+    () for parameter-free layers), usable as ``lr`` in :func:`ntklib.dynamics.gradient_descent`.
     """
-    _same_family(network, "network")
+    check_model(network, "network")
     v.choice("to", to, PARAMETERIZATIONS)
-    rates = _per_leaf_rates(lr, params)
-    out = []
-    for p, r in zip(params, rates):
-        if len(p) == 0:
-            out.append(())
-            continue
-        n_in = int(p[0].shape[0])
-        w_factor = network.sigma_w2 / n_in
-        b_factor = network.sigma_b2
+    rates = _per_layer_rates(lr, params)
+    sigma_w2, sigma_b2 = network.sigma_w2, network.sigma_b2
+
+    def convert(p, r):
+        if not _is_weight_layer(p):
+            return type(p)(convert(a, b) for a, b in zip(p, r)) if isinstance(p, (tuple, list)) else r
+        w_factor, b_factor = sigma_w2 / _fan_in(p[0]), sigma_b2
         if to == "ntk":
             w_factor, b_factor = 1.0 / w_factor, (1.0 / b_factor if b_factor > 0 else 0.0)
         w_rate, b_rate = r
-        out.append((w_rate * w_factor, None if b_rate is None else b_rate * b_factor))
-    return out
+        return (float(w_rate) * w_factor, None if b_rate is None else float(b_rate) * b_factor)
+
+    return convert(params, rates)
 
 
-def ntk_to_standard_params(network: Network, params: Params) -> Params:
+def ntk_to_standard_params(network: Model, params: Params) -> Params:
     """Map NTK-parameterization variables (ω, β) to the equivalent standard-parameterization
     weights: W = σ_w ω / √n_in, b = σ_b β (paper eq. 1 and SM §F).
 
     ``network`` must be the NTK-parameterized network that ``params`` belong to; the result,
-    fed to the ``parameterization="standard"`` network with the same σ's, computes the same
-    function.
+    fed to ``network.replace(parameterization="standard")``, computes the same function.
     """
-    _same_family(network, "network")
+    check_model(network, "network")
     if network.parameterization != "ntk":
         raise ValueError(f"network must use parameterization='ntk', got {network.parameterization!r}")
     sw, sb = network.sigma_w2 ** 0.5, network.sigma_b2 ** 0.5
-    return _rescale_dense(params, lambda n_in: sw / n_in ** 0.5, lambda b: b * sb)
+    return _map_weight_layers(params, lambda W, b: (W * (sw / _fan_in(W) ** 0.5),
+                                                    None if b is None else b * sb))
 
 
-def standard_to_ntk_params(network: Network, params: Params) -> Params:
+def standard_to_ntk_params(network: Model, params: Params) -> Params:
     """Inverse of :func:`ntk_to_standard_params`: ω = √n_in W / σ_w, β = b / σ_b.
 
     ``network`` is either network of the pair (only σ_w², σ_b² are read); σ_b² must be > 0
     when the layers have biases.
     """
-    _same_family(network, "network")
+    check_model(network, "network")
     sw, sb = network.sigma_w2 ** 0.5, network.sigma_b2 ** 0.5
-    if sb == 0 and any(b is not None for _, b in dense_layers(params)):
+    if sb == 0 and any(b is not None for _, b in weight_layers(params)):
         raise ValueError("params have biases but network.sigma_b2 = 0: β = b/σ_b is undefined")
-    return _rescale_dense(params, lambda n_in: n_in ** 0.5 / sw, lambda b: b / sb)
+    return _map_weight_layers(params, lambda W, b: (W * (_fan_in(W) ** 0.5 / sw),
+                                                    None if b is None else b / sb))
 
 
-def _rescale_dense(params: Params, weight_factor: Callable[[int], float], rescale_bias: Callable) -> Params:
-    """Each Dense layer (W, b) → (W · weight_factor(n_in), rescale_bias(b)); other layers as they are."""
-    return [p if len(p) == 0 else
-            (p[0] * weight_factor(p[0].shape[0]), None if p[1] is None else rescale_bias(p[1]))
-            for p in params]
-
-
-# ----------------------------------------------------------------------------- convolutional networks
-
-
-@dataclass(frozen=True, eq=False)
-class ConvNetwork:
-    """A small CNN (paper Fig. S2): stax ``init_fn``, ``apply_fn``, ``kernel_fn`` on *flattened*
-    images of shape (N, H·W·C), reshaped to ``image_shape`` inside, so that it plugs into
-    :func:`ntklib.dynamics.gradient_descent` and the generic path of
-    :func:`ntklib.kernels.empirical_ntk` (deliberately not a :class:`Network`: the fast per-layer
-    NTK formula there is for MLPs only).
-    """
-
-    init_fn: Callable
-    apply_fn: Callable
-    kernel_fn: Callable
-    depth: int
-    channels: int
-    image_shape: tuple
-    filter_shape: tuple
-    activation: str
-    sigma_w2: float
-    sigma_b2: float
-    parameterization: str
-    out_dim: int
-
-    @property
-    def input_dim(self) -> int:
-        return int(np.prod(self.image_shape))
-
-    def init(self, seed: int | jax.Array, input_dim: int | None = None) -> Params:
-        """Draw θ_0; ``input_dim`` (optional) must equal H·W·C of ``image_shape``."""
-        if input_dim is not None and v.positive_int("input_dim", input_dim) != self.input_dim:
-            raise ValueError(f"input_dim={input_dim} does not match image_shape={self.image_shape} "
-                             f"({self.input_dim} values per image)")
-        key = jax.random.PRNGKey(v.nonnegative_int("seed", seed)) if not isinstance(seed, jax.Array) else seed
-        _, params = self.init_fn(key, (-1, self.input_dim))
-        return params
-
-    def __repr__(self) -> str:
-        return (f"conv_net(channels={self.channels}, depth={self.depth}, image_shape={self.image_shape}, "
-                f"activation={self.activation!r}, sigma_w2={self.sigma_w2}, sigma_b2={self.sigma_b2}, "
-                f"parameterization={self.parameterization!r}, out_dim={self.out_dim})")
-
-
-def conv_net(channels: int, *, depth: int = 2, image_shape: tuple = (8, 8, 1),
-             filter_shape: tuple = (3, 3), activation: str = "tanh", sigma_w2: float = 2.0,
-             sigma_b2: float = 0.1, parameterization: str = "ntk", out_dim: int = 1) -> ConvNetwork:
-    """``depth`` 'SAME'-padded convolutions of ``channels`` filters of size ``filter_shape``, each
-    followed by φ, then global average pooling over pixels and a Dense readout (paper Fig. S2:
-    tanh, 3×3, average pooling after the last convolution, σ_w² = 2, σ_b² = 0.1).
-
-    Each layer is h = (σ_w/√fan_in) x * ω + σ_b β in the NTK parameterization (fan_in = C_in·3·3
-    for a 3×3 convolution). Inputs are flattened images, (N, H·W·C), row-major in (H, W, C).
-    ``init_fn`` and ``kernel_fn`` (infinite-channel NNGP/NTK) are neural-tangents' stax ones;
-    ``apply_fn`` computes the same function with the same parameters by slices and matrix
-    products, which differentiate much faster than XLA's CPU convolutions.
-    """
-    depth = v.positive_int("depth", depth)
-    channels = v.positive_int("channels", channels)
-    out_dim = v.positive_int("out_dim", out_dim)
-    if len(image_shape) != 3:
-        raise ValueError(f"image_shape must be (height, width, channels), got {image_shape!r}")
-    image_shape = tuple(v.positive_int("image_shape entry", int(s)) for s in image_shape)
-    if len(filter_shape) != 2:
-        raise ValueError(f"filter_shape must be (height, width), got {filter_shape!r}")
-    filter_shape = tuple(v.positive_int("filter_shape entry", int(s)) for s in filter_shape)
-    sigma_w2, sigma_b2, w_std, b_std = _layer_variances(activation, parameterization,
-                                                        sigma_w2, sigma_b2)
-
-    layers = []
-    for _ in range(depth):
-        layers += [stax.Conv(channels, filter_shape, padding="SAME", W_std=w_std, b_std=b_std,
-                             parameterization=parameterization),
-                   _stax_activation(activation)]
-    layers += [stax.GlobalAvgPool(),
-               stax.Dense(out_dim, W_std=w_std, b_std=b_std, parameterization=parameterization)]
-    inner_init, _, inner_kernel = stax.serial(*layers)
-    size = int(np.prod(image_shape))
-    phi = activation_fn(activation)
-    ntk = parameterization == "ntk"
-
-    def to_images(x):
-        if x.shape[-1] != size:
-            raise ValueError(f"inputs must be flattened images with {size} values "
-                             f"(image_shape={image_shape}), got shape {x.shape}")
-        return x.reshape((x.shape[0],) + image_shape)
-
-    def init_fn(key, input_shape):
-        return inner_init(key, (-1,) + image_shape)
-
-    def apply_fn(params, x, **kwargs):
-        # Same function as stax's apply_fn (tested), but each convolution is written as shifted
-        # slices and one matrix product: XLA's CPU convolution gradients are ~20x slower.
-        h = to_images(x)
-        for W, b in (params[2 * i] for i in range(depth)):
-            fan_in = W.shape[0] * W.shape[1] * W.shape[2]
-            h = _conv_same(h, W) * (w_std / fan_in ** 0.5 if ntk else 1.0)
-            if b is not None:
-                h = h + (b_std if ntk else 1.0) * b
-            h = phi(h)
-        h = jnp.mean(h, axis=(1, 2))  # global average pooling over pixels
-        W, b = params[-1]
-        out = h @ W * (w_std / W.shape[0] ** 0.5 if ntk else 1.0)
-        return out if b is None else out + (b_std if ntk else 1.0) * b
-
-    def kernel_fn(x1, x2=None, get=None, **kwargs):
-        return inner_kernel(to_images(x1), None if x2 is None else to_images(x2), get, **kwargs)
-
-    return ConvNetwork(init_fn, apply_fn, kernel_fn, depth, channels, image_shape, filter_shape,
-                       activation, sigma_w2, sigma_b2, parameterization, out_dim)
+# ----------------------------------------------------------------------------- convolutions
 
 
 def _conv_same(x: jax.Array, W: jax.Array) -> jax.Array:

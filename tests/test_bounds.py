@@ -219,7 +219,7 @@ def test_measure_run_summary_and_gronwall(run):
 
 def test_measure_run_validation(run):
     ds, net, params, lr, *_ = run
-    with pytest.raises(TypeError, match="Network"):
+    with pytest.raises(TypeError, match="Model"):
         bounds.measure_run(net.apply_fn, params, ds, lr=lr, steps=5)
     with pytest.raises(ValueError, match="record"):
         bounds.measure_run(net, params, ds, lr=lr, steps=5, record=[1, 5])

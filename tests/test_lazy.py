@@ -45,7 +45,7 @@ def test_ntk_to_standard_params_without_bias_and_errors():
     np.testing.assert_allclose(std.apply_fn(out, x), net.apply_fn(params, x), rtol=1e-5, atol=1e-6)
     with pytest.raises(ValueError, match="parameterization='ntk'"):
         models.ntk_to_standard_params(std, params)
-    with pytest.raises(TypeError, match="Network"):
+    with pytest.raises(TypeError, match="Model"):
         models.ntk_to_standard_params(None, params)
     biased = models.mlp(1, 8).init(0, 3)
     with pytest.raises(ValueError, match="sigma_b2 = 0"):
@@ -184,7 +184,7 @@ def test_lazy_run_outputs_and_divergence(small):
     assert blown["lr_ratio"] > 1
     with pytest.raises(TypeError, match="Dataset"):
         lazy.lazy_run(net, ds.x_train, seed=0, lr=0.1, steps=1)
-    with pytest.raises(TypeError, match="Network"):
+    with pytest.raises(TypeError, match="Model"):
         lazy.lazy_run(net.apply_fn, ds, seed=0, lr=0.1, steps=1)
 
 

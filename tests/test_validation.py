@@ -45,7 +45,7 @@ def test_kernel_rejects():
         kernels.empirical_ntk(net, params, np.array([[np.inf, 0, 0, 0]]))
     with pytest.raises(ValueError, match="same input dimension"):
         kernels.empirical_ntk(net, params, np.zeros((2, 4)), np.zeros((2, 5)))
-    with pytest.raises(TypeError, match="model must be an ntklib Network or an apply_fn"):
+    with pytest.raises(TypeError, match="model must be an ntklib Model or an apply_fn"):
         kernels.empirical_ntk("mlp", params, np.zeros((2, 4)))
     with pytest.raises(ValueError, match="theta_train must be square"):
         kernels.eta_critical(np.zeros((2, 3)))

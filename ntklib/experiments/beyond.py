@@ -140,14 +140,13 @@ def train_pair(apply_fn: Callable, params0: Params, data: Dataset, *, lr, steps:
     return PairRun(net, lin, np.asarray(data.y_train), np.asarray(data.y_test), loss)
 
 
-def closed_form_pair(network: models.Network, params0: Params, data: Dataset, *, lr: float,
+def closed_form_pair(network: models.Model, params0: Params, data: Dataset, *, lr: float,
                      steps: int, record: Sequence[int] | None = None) -> PairRun:
     """Full-batch GD (½·mean MSE) of an MLP — in either parameterization — and its linearization
     from the discrete closed form of eq. 9–11 with the network's own empirical Θ̂_0 (paper Fig. 3;
     in the standard parameterization, Fig. S8, where Θ̂_0 grows ∝ n and η must shrink as η_0/n).
     """
-    if not isinstance(network, models.Network):
-        raise TypeError(f"network must be an ntklib Network, got {type(network).__name__}")
+    models.check_model(network, "network")
     if not isinstance(data, Dataset):
         raise TypeError(f"data must be an ntklib Dataset, got {type(data).__name__}")
     lr = v.positive_float("lr", lr)
@@ -165,16 +164,12 @@ def closed_form_pair(network: models.Network, params0: Params, data: Dataset, *,
     return PairRun(net, lin, np.asarray(data.y_train), np.asarray(data.y_test), "mse")
 
 
-def own_eta_critical(network, params: Params, x_train, *, out_dim: int = 1) -> float:
+def own_eta_critical(network: models.Model, params: Params, x_train) -> float:
     """η_critical = 2Nk/(λ_min + λ_max) of a network's own empirical Θ̂_0 (full Nk × Nk kernel,
-    so its eigenvalues already include the k outputs). Works for any ``network`` with an
-    ``apply_fn`` (MLP in either parameterization, CNN)."""
-    model = network if isinstance(network, models.Network) else network.apply_fn
-    theta = kernels.empirical_ntk(model, params, x_train)
-    n = np.asarray(x_train).shape[0]
-    k = v.positive_int("out_dim", out_dim)
-    lam = np.linalg.eigvalsh(np.asarray(theta, np.float64))
-    return float(2.0 * n * k / (lam[0] + lam[-1]))
+    so its eigenvalues already include the k outputs; :func:`ntklib.kernels.eta_critical`).
+    Works for any model (MLP in either parameterization, CNN, ResNet)."""
+    models.check_model(network, "network")
+    return kernels.eta_critical(kernels.empirical_ntk(network, params, x_train))
 
 
 # ----------------------------------------------------------------------------- f_lin as an ODE
@@ -239,7 +234,7 @@ def linearized_ode(theta_train, theta_test_train, f0_train, f0_test, y_train, *,
 
 def ode_for_pair(run: PairRun, model, data: Dataset) -> tuple[np.ndarray, np.ndarray]:
     """:func:`linearized_ode` at the recorded steps of ``run``, same loss, rate and momentum, with
-    the full empirical Θ̂_0 of ``model`` (a Network, or an ``apply_fn``) at ``run``'s θ_0."""
+    the full empirical Θ̂_0 of ``model`` (a Model, or an ``apply_fn``) at ``run``'s θ_0."""
     if not isinstance(run, PairRun):
         raise TypeError(f"run must be a PairRun, got {type(run).__name__}")
     params0 = run.net.params_init

@@ -26,11 +26,12 @@ import numpy as np
 import pandas as pd
 
 from .. import _validate as v
+from .. import models
 from ..data import Dataset, gaussian_inputs
 from ..dynamics import log_steps, train
 from ..kernels import (_mlp_ntk, analytic_kernels, analytic_ntk, divergence_learning_rate,
                        empirical_nngp, empirical_ntk, eta_critical)
-from ..models import Network, Params, forward_features, mlp, nt
+from ..models import Model, Params, forward_features, mlp, nt
 from . import progress
 
 BRUTE, NTKLIB, NT_JAC, NT_NTVP = ("brute force J Jᵀ", "ntklib", "NT jacobian contraction",
@@ -112,15 +113,14 @@ def neural_tangents_ntk(apply_fn: Callable, params: Params, x1, x2=None, *,
     return theta.transpose(0, 2, 1, 3).reshape(n1 * k, n2 * k)
 
 
-def ntk_functions(network: Network) -> dict[str, Callable]:
+def ntk_functions(network: Model) -> dict[str, Callable]:
     """The four implementations of the full empirical NTK, each ``fn(params, x1, x2) -> (N1·k, N2·k)``.
 
     Keys (:data:`METHODS`): brute-force J Jᵀ, ntklib's per-layer formula
     (:func:`ntklib.kernels.empirical_ntk`), neural-tangents' Jacobian contraction and its
     NTK-vector products.
     """
-    if not isinstance(network, Network):
-        raise TypeError(f"network must be an ntklib Network, got {type(network).__name__}")
+    models.check_model(network, "network")
     apply_fn = network.apply_fn
     return {
         BRUTE: lambda p, x1, x2: brute_force_ntk(apply_fn, p, x1, x2),
@@ -157,15 +157,14 @@ def offdiagonal_output_fraction(theta, out_dim: int) -> float:
     return float(np.linalg.norm(off) / np.linalg.norm(theta))
 
 
-def ntk_memory(network: Network, n_examples: int, input_dim: int) -> dict[str, int]:
+def ntk_memory(network: Model, n_examples: int, input_dim: int) -> dict[str, int]:
     """Array sizes (bytes, float32) behind one Θ̂(X, X) of ``n_examples`` inputs, from the shapes.
 
     ``n_params`` = |θ|; ``jacobian_bytes`` = N·k·|θ|·4 (what J Jᵀ materializes);
     ``kernel_bytes`` = (N·k)²·4 (the result); ``features_bytes`` = 4·N·Σ_l (n_{l−1} + k·n_l), the
     layer inputs x^{l−1} and back-propagated δ^l that ntklib's per-layer formula keeps instead of J.
     """
-    if not isinstance(network, Network):
-        raise TypeError(f"network must be an ntklib Network, got {type(network).__name__}")
+    models.check_model(network, "network")
     n = v.positive_int("n_examples", n_examples)
     d = v.positive_int("input_dim", input_dim)
     k = network.out_dim
@@ -215,7 +214,7 @@ def time_ntk_implementations(configs: Sequence[tuple[int, int]], *, depth: int, 
 # ----------------------------------------------------------------------------- Fig. S9 / S10
 
 
-def _kernel_sampler(network: Network, input_dim: int) -> Callable:
+def _kernel_sampler(network: Model, input_dim: int) -> Callable:
     """Jitted key ↦ (Θ̂_0(x, x), K̂_0(x, x)) of one freshly initialized network (single output)."""
 
     @jax.jit
@@ -360,7 +359,7 @@ class KernelChange:
     loss_train: np.ndarray
 
 
-def kernel_change(network: Network, params: Params, data: Dataset, *, lr: float, steps: int,
+def kernel_change(network: Model, params: Params, data: Dataset, *, lr: float, steps: int,
                   record: Sequence[int] | None = None) -> KernelChange:
     """Train ``network`` by full-batch GD (:func:`ntklib.dynamics.train`, recorded parameters) and
     measure Θ̂_t and K̂_t on ``data.x_train`` at every recorded step against their values at t = 0."""
@@ -437,7 +436,7 @@ def spectrum_summary(theta_train, *, out_dim: int = 1) -> dict[str, float]:
             "eta_divergence": divergence_learning_rate(theta, out_dim=out_dim)}
 
 
-def spectra(networks: Mapping[str, Network], x) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
+def spectra(networks: Mapping[str, Model], x) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
     """Analytic-NTK spectra on ``x`` for several architectures.
 
     Returns a frame (one row per label: depth, activation and :func:`spectrum_summary`) and the
@@ -446,8 +445,7 @@ def spectra(networks: Mapping[str, Network], x) -> tuple[pd.DataFrame, dict[str,
     x = v.finite_array("x", x, ndim=2)
     rows, eigs = [], {}
     for label, net in networks.items():
-        if not isinstance(net, Network):
-            raise TypeError(f"networks[{label!r}] must be an ntklib Network, got {type(net).__name__}")
+        models.check_model(net, "networks")
         theta = np.asarray(analytic_ntk(net, x), np.float64)
         theta = (theta + theta.T) / 2
         eigs[label] = np.linalg.eigvalsh(theta)[::-1]

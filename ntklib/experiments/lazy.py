@@ -42,7 +42,7 @@ from .. import _validate as v
 from .. import data as data_mod
 from .. import dynamics, kernels, models
 from ..data import Dataset
-from ..models import Network, Params
+from ..models import Model, Params
 from . import PowerLaw, fit_power_law, pivot_seeds, width_sweep
 
 #: a learning rate: a number, a per-leaf pytree, or a function (network, params) -> either
@@ -53,15 +53,15 @@ METRICS = ("param_distance", "max_abs_dtheta", "output_change", "output_change_t
            "loss_final", "test_loss_final", "diverged", "stable")
 
 
-def network_factory(depth: int, **kwargs) -> Callable[[int], Network]:
+def network_factory(depth: int, **kwargs) -> Callable[[int], Model]:
     """``width -> models.mlp(depth, width, **kwargs)``, memoized: asking twice for a width returns
-    the same Network, so every jit-compiled function keyed on it (training loop, kernels) is reused.
+    the same Model, so every jit-compiled function keyed on it (training loop, kernels) is reused.
     """
     depth = v.positive_int("depth", depth)
     models.mlp(depth, 1, **kwargs)  # validate the keyword arguments once, up front
 
     @functools.lru_cache(maxsize=None)
-    def make(width: int) -> Network:
+    def make(width: int) -> Model:
         return models.mlp(depth, width, **kwargs)
 
     return make
@@ -100,15 +100,14 @@ def _relative_frobenius(a, b) -> float:
     return float(np.linalg.norm(a - b) / np.linalg.norm(b))
 
 
-def lazy_metrics(network: Network, params_0: Params, params_t: Params, x_train, *, lr=None,
+def lazy_metrics(network: Model, params_0: Params, params_t: Params, x_train, *, lr=None,
                  max_kernel_change: float = 0.5) -> dict[str, float]:
     """Weight and kernel metrics between ``params_0`` and ``params_t`` (see the module table).
 
     ``lr``: the learning rate used, to compare with this network's own η_critical of Θ̂_0
     (a number; a pytree gives ``lr_ratio`` = NaN and ``stable`` judged on the kernel alone).
     """
-    if not isinstance(network, Network):
-        raise TypeError(f"network must be an ntklib Network, got {type(network).__name__}")
+    models.check_model(network, "network")
     max_kernel_change = v.positive_float("max_kernel_change", max_kernel_change)
     x_train = v.finite_array("x_train", x_train, ndim=2)
     rel = models.relative_weight_change(params_0, params_t)
@@ -129,7 +128,7 @@ def lazy_metrics(network: Network, params_0: Params, params_t: Params, x_train, 
     return out
 
 
-def lazy_run(network: Network, data: Dataset, *, seed: int, lr: LearningRate, steps: int,
+def lazy_run(network: Model, data: Dataset, *, seed: int, lr: LearningRate, steps: int,
              max_kernel_change: float = 0.5) -> dict[str, float]:
     """Initialize ``network`` with ``seed``, train it for ``steps`` full-batch GD steps on
     ``data`` (MSE, ½·mean) and return the metrics of the module table.
@@ -138,8 +137,7 @@ def lazy_run(network: Network, data: Dataset, *, seed: int, lr: LearningRate, st
     either (e.g. η_0/n for the standard parameterization). A run whose loss diverges returns
     ``diverged = 1`` and NaN for the metrics that need θ_T.
     """
-    if not isinstance(network, Network):
-        raise TypeError(f"network must be an ntklib Network, got {type(network).__name__}")
+    models.check_model(network, "network")
     if not isinstance(data, Dataset):
         raise TypeError(f"data must be an ntklib Dataset, got {type(data).__name__}")
     steps = v.positive_int("steps", steps)
@@ -168,7 +166,7 @@ def lazy_run(network: Network, data: Dataset, *, seed: int, lr: LearningRate, st
     return out
 
 
-def lazy_sweep(make_network: Callable[[int], Network], data: Dataset, widths: Sequence[int],
+def lazy_sweep(make_network: Callable[[int], Model], data: Dataset, widths: Sequence[int],
                seeds: Sequence[int], *, lr: LearningRate, steps: int, max_kernel_change: float = 0.5,
                desc: str = "training sweep") -> pd.DataFrame:
     """One :func:`lazy_run` per (width, seed): the data of Fig. 1b–d / S6 as a tidy frame.
@@ -178,14 +176,13 @@ def lazy_sweep(make_network: Callable[[int], Network], data: Dataset, widths: Se
     :data:`METRICS`.
     """
     if not callable(make_network):
-        raise TypeError(f"make_network must be a function width -> Network, got {type(make_network).__name__}")
-    cache: dict[int, Network] = {}
+        raise TypeError(f"make_network must be a function width -> Model, got {type(make_network).__name__}")
+    cache: dict[int, Model] = {}
 
     def run(width: int, seed: int) -> dict[str, float]:
         if width not in cache:
             net = make_network(width)
-            if not isinstance(net, Network):
-                raise TypeError(f"make_network({width}) must return an ntklib Network, got {type(net).__name__}")
+            models.check_model(net, "make_network")
             cache[width] = net
         return lazy_run(cache[width], data, seed=seed, lr=lr, steps=steps,
                         max_kernel_change=max_kernel_change)
@@ -223,7 +220,7 @@ def seed_table(frame: pd.DataFrame, metric: str, widths: Sequence[int] | None = 
 # ----------------------------------------------------------------------------- initialization
 
 
-def init_outputs(make_network: Callable[[int], Network], x, widths: Sequence[int], n_seeds: int, *,
+def init_outputs(make_network: Callable[[int], Model], x, widths: Sequence[int], n_seeds: int, *,
                  seed: int = 0, chunk: int = 64) -> dict[int, np.ndarray]:
     """f_0(x) over ``n_seeds`` independent initializations at each width: {width: (S, M·k)}.
 
@@ -238,8 +235,7 @@ def init_outputs(make_network: Callable[[int], Network], x, widths: Sequence[int
     out = {}
     for width in widths:
         net = make_network(v.positive_int("width", int(width)))
-        if not isinstance(net, Network):
-            raise TypeError(f"make_network({width}) must return an ntklib Network, got {type(net).__name__}")
+        models.check_model(net, "make_network")
 
         @jax.jit
         def sample(ks, net=net):
@@ -253,7 +249,7 @@ def init_outputs(make_network: Callable[[int], Network], x, widths: Sequence[int
 # ----------------------------------------------------------------------------- parameterizations
 
 
-def parameterization_gap(network: Network, params: Params, x_train, y_train, *, lr: float, steps: int,
+def parameterization_gap(network: Model, params: Params, x_train, y_train, *, lr: float, steps: int,
                          source: str = "ntk", record: Sequence[int] | None = None) -> dict[str, Any]:
     """Train the same network in both parameterizations with the SM §F learning-rate map.
 
@@ -266,14 +262,12 @@ def parameterization_gap(network: Network, params: Params, x_train, y_train, *, 
     (``output_gap``), and the largest difference of the final variables after mapping the
     standard ones back to (ω, β) (``param_gap``).
     """
-    if not isinstance(network, Network) or network.parameterization != "ntk":
-        raise ValueError("network must be an ntklib Network with parameterization='ntk'")
+    if models.check_model(network, "network").parameterization != "ntk":
+        raise ValueError(f"network must use parameterization='ntk', got {network.parameterization!r}")
     v.choice("source", source, ("ntk", "standard"))
     lr = v.positive_float("lr", lr)
     steps = v.positive_int("steps", steps)
-    standard = models.mlp(network.depth, network.width, activation=network.activation,
-                          sigma_w2=network.sigma_w2, sigma_b2=network.sigma_b2,
-                          parameterization="standard", out_dim=network.out_dim)
+    standard = network.replace(parameterization="standard")
     params_std = models.ntk_to_standard_params(network, params)
     if source == "ntk":
         lr_ntk, lr_std = lr, models.equivalent_learning_rates(network, params, lr, to="standard")

@@ -16,23 +16,23 @@ import numpy as np
 import pandas as pd
 
 from .. import _validate as v
+from .. import models
 from ..data import Dataset
 from ..dynamics import gradient_descent, linearized_outputs, log_steps
 from ..kernels import analytic_ntk, empirical_ntk, eta_critical
-from ..models import Network, Params, forward_features
+from ..models import Model, Params, forward_features
 from . import progress
 
 OUTCOMES = ("linear", "catapult", "stuck", "diverged")
 
 
-def dead_fraction(network: Network, params: Params, x) -> float:
+def dead_fraction(network: Model, params: Params, x) -> float:
     """Fraction of hidden units (all layers) whose pre-activation is ≤ 0 on every input of ``x``.
 
     For ReLU such a unit has zero gradient on the data and never recovers ("dead"); for smooth
     activations the number is reported but means nothing.
     """
-    if not isinstance(network, Network):
-        raise TypeError(f"network must be an ntklib Network, got {type(network).__name__}")
+    models.check_model(network, "network")
     x = jnp.asarray(v.finite_array("x", x, ndim=2))
     _, inputs = forward_features(network, params, x)
     hidden = inputs[1:]  # x^1 … x^L = φ(h^l); for ReLU x^l > 0 ⇔ h^l > 0
@@ -54,7 +54,7 @@ def classify(nn_diverged: bool, lin_diverged: bool, loss_ratio: float, *, traine
     return "catapult" if lin_diverged else "linear"
 
 
-def lr_run(network: Network, params: Params, data: Dataset, *, lr: float, steps: int,
+def lr_run(network: Model, params: Params, data: Dataset, *, lr: float, steps: int,
            eta_crit: float) -> dict[str, float]:
     """One run at rate ``lr``: the network by GD, its linearization in closed form, and metrics.
 
@@ -95,7 +95,7 @@ def lr_run(network: Network, params: Params, data: Dataset, *, lr: float, steps:
     return out
 
 
-def learning_rate_sweep(networks: Mapping[str, Network], data: Dataset, multipliers: Sequence[float], *,
+def learning_rate_sweep(networks: Mapping[str, Model], data: Dataset, multipliers: Sequence[float], *,
                         steps: int, seeds: Sequence[int] = (0,)) -> pd.DataFrame:
     """Train every network at η = c·η_critical for every c in ``multipliers`` and seed.
 

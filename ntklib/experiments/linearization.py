@@ -19,7 +19,7 @@ from .. import _validate as v
 from .. import data as data_mod
 from .. import dynamics, kernels, models
 from ..data import Dataset
-from ..models import Network, Params
+from ..models import Model, Params
 from . import progress
 
 KernelFn = Callable[[np.ndarray, np.ndarray | None], tuple[np.ndarray, np.ndarray]]
@@ -28,14 +28,13 @@ KernelFn = Callable[[np.ndarray, np.ndarray | None], tuple[np.ndarray, np.ndarra
 # ----------------------------------------------------------------------------- helpers
 
 
-def analytic_kernel_fn(network: Network) -> KernelFn:
+def analytic_kernel_fn(network: Model) -> KernelFn:
     """(x1, x2) ↦ (K, Θ) of the infinite-width ``network``, float64.
 
     ReLU and erf use the closed forms of SM §C/§E (:func:`ntklib.kernels.relu_kernels`,
     :func:`ntklib.kernels.erf_kernels`); tanh falls back to neural-tangents' quadrature.
     """
-    if not isinstance(network, Network):
-        raise TypeError(f"network must be an ntklib Network, got {type(network).__name__}")
+    models.check_model(network, "network")
     closed = {"relu": kernels.relu_kernels, "erf": kernels.erf_kernels}.get(network.activation)
     if closed is not None:
         return lambda x1, x2=None: closed(x1, x2, depth=network.depth, sigma_w2=network.sigma_w2,
@@ -119,7 +118,7 @@ class LinearizationRun:
         return float(np.corrcoef(self.omega_net, self.omega_lin)[0, 1])
 
 
-def net_vs_linearization(network: Network, data: Dataset, *, seed: int, lr: float, steps: int,
+def net_vs_linearization(network: Model, data: Dataset, *, seed: int, lr: float, steps: int,
                          record: Sequence[int] | None = None) -> LinearizationRun:
     """Train ``network`` (init ``seed``) by full-batch GD and evaluate its linearization.
 
@@ -161,7 +160,7 @@ def net_vs_linearization(network: Network, data: Dataset, *, seed: int, lr: floa
 # ----------------------------------------------------------------------------- width sweeps (Fig. S5)
 
 
-def final_rmse(network: Network, data: Dataset, *, seeds: Sequence[int], lr: float,
+def final_rmse(network: Model, data: Dataset, *, seeds: Sequence[int], lr: float,
                steps: int, analytic: tuple[np.ndarray, np.ndarray] | None = None) -> dict[str, np.ndarray]:
     """Test RMSE(f_T, f_lin_T) after ``steps`` of GD for every seed (members trained vmapped).
 
@@ -324,7 +323,7 @@ def class_pair(data: Dataset) -> tuple[int, int]:
     return int(pos[0]), int(neg[0])
 
 
-def ensemble_vs_gp(network: Network, data: Dataset, *, seeds: Sequence[int], lr: float,
+def ensemble_vs_gp(network: Model, data: Dataset, *, seeds: Sequence[int], lr: float,
                    record: Sequence[int], alphas, pair: tuple[int, int] | None = None,
                    member_batch: int | None = None) -> EnsembleComparison:
     """Train one network per seed (vmapped) and compare the ensemble on x(α) = αx⁽¹⁾ + (1−α)x⁽²⁾
@@ -356,7 +355,7 @@ def ensemble_vs_gp(network: Network, data: Dataset, *, seeds: Sequence[int], lr:
         readout_mean=ro_mean[..., 0], readout_sd=sd(ro_cov), nngp_mean=nngp_mean[:, 0], nngp_sd=sd(nngp_cov), loss_train=ens.loss_train)
 
 
-def discriminating_pair(network: Network, data: Dataset, alphas) -> tuple[int, int]:
+def discriminating_pair(network: Model, data: Dataset, alphas) -> tuple[int, int]:
     """The training pair (x⁽¹⁾ with target +1, x⁽²⁾ with target −1) whose line x(α) best separates
     the two t = ∞ predictions: it maximizes max_α |μ_∞(x) − μ_NNGP(x)| / σ_∞(x) (eq. 16 vs eq. 13).
 
