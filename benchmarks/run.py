@@ -322,10 +322,8 @@ def linearization_sweep(quick: bool):
         return outs
 
     def closed_form_one(net, p, lr):
-        th = kernels.empirical_ntk(net, p, ds.x_train)
-        thx = kernels.empirical_ntk(net, p, ds.x_test, ds.x_train)
-        f0, f0x = net.apply_fn(p, ds.x_train), net.apply_fn(p, ds.x_test)
-        return dynamics.linearized_outputs(th, thx, f0, f0x, ds.y_train, lr=lr, steps=record)[1]
+        predictor = dynamics.linear_predictor(net, p, ds.x_train, ds.y_train, ds.x_test)
+        return predictor.predict(record, lr=lr)[1]
 
     def weight_space_one(net, p, lr):
         f_lin = nt.linearize(net.apply_fn, p)

@@ -30,7 +30,7 @@ import numpy as np
 
 from . import _validate as v
 from .data import Dataset
-from .dynamics import linearized_outputs, log_steps
+from .dynamics import LinearPredictor, log_steps
 from .kernels import empirical_ntk, layer_jacobian_factors
 from .models import MLP, Model, Params, check_model, parameter_distance
 
@@ -389,7 +389,7 @@ def measure_run(network: Model, params: Params, data: Dataset, *, lr: float, ste
     Records every step's residual norm and, at the steps of ``record`` (default
     :func:`~ntklib.dynamics.log_steps`), the empirical NTK on the training set, ||θ_t − θ_0||,
     ||J(θ_t) − J(θ_0)||_F and the outputs; the linearized model's outputs come from the exact
-    discrete closed form (:func:`~ntklib.dynamics.linearized_outputs` with Θ̂_0). Raises if the
+    discrete closed form (:class:`~ntklib.dynamics.LinearPredictor` with Θ̂_0). Raises if the
     loss becomes non-finite (the theorem's runs use η < η_critical).
     """
     check_model(network, "network")
@@ -424,7 +424,8 @@ def measure_run(network: Model, params: Params, data: Dataset, *, lr: float, ste
     kernels_t = np.stack(kernels_t)
     f0_tr, f0_te = np.asarray(f_tr[0], np.float64), np.asarray(f_te[0], np.float64)
     theta_x = empirical_ntk(network, params, data.x_test, data.x_train)
-    flin_tr, flin_te = linearized_outputs(theta_0, theta_x, f0_tr, f0_te, data.y_train, lr=lr, steps=grid)
+    flin_tr, flin_te = LinearPredictor.from_kernels(theta_0, theta_x, f0_tr, f0_te,
+                                                    data.y_train).predict(grid, lr=lr)
     r = dist[-1]
     j_rand = jacobian_distance(network, random_direction(params, r, direction_seed), params, data.x_train)
     return RunMeasurements(

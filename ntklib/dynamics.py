@@ -19,7 +19,7 @@ import numpy as np
 
 from . import _validate as v
 from .data import Dataset
-from .kernels import analytic_ntk, divergence_learning_rate, eta_critical
+from .kernels import analytic_ntk, divergence_learning_rate, empirical_ntk, eta_critical
 from .models import Model, Params, check_model
 
 DIVERGENCE_LOSS = 1e8  # a training loss above this (or non-finite) counts as divergence
@@ -319,61 +319,111 @@ def residual_filter(lam: np.ndarray, lr: float, n_outputs: int, steps: np.ndarra
     return decay, ratio
 
 
-def _as_full_kernel(name: str, theta, n: int, k: int) -> np.ndarray:
-    """Accept (N, N) — meaning Θ ⊗ I_k — or the full (N·k, N·k) kernel; return the full one."""
-    theta = np.asarray(theta, dtype=np.float64)
-    if theta.shape == (n, n) and k > 1:
-        return np.kron(theta, np.eye(k))
-    if theta.shape[0] != n * k:
-        raise ValueError(f"{name} has shape {theta.shape}, expected ({n}, ·) or ({n * k}, ·) for "
-                         f"{n} examples with {k} outputs")
-    return theta
+@dataclass(frozen=True, eq=False)
+class LinearPredictor:
+    """The linearized network under gradient descent on ½·mean MSE (paper eq. 9–11, book
+    convention), built once from (Θ̂_0, Θ̂_0(x, X), f_0, Y) with Θ̂_0's eigendecomposition cached —
+    neural-tangents' ``predict.gradient_descent_mse`` style. With A = I − ηΘ/(Nk), g_0 = f_0(X) − Y:
+
+        f_lin_s(X) = Y + A^s g_0,
+        f_lin_s(x) = f_0(x) − Θ(x, X) Θ^{-1} (I − A^s) g_0,
+
+    or e^{−Θ t/(Nk)} in place of A^s for gradient flow at t = η·s (``continuous``). Θ may be
+    (N, N) — shared by the k outputs, Θ ⊗ I_k — or the full (N·k, N·k); then Θ(x, X) is (M, N) or
+    (M·k, N·k). Build with :meth:`from_kernels` or, for a model at θ_0, :func:`linear_predictor`.
+
+    >>> import numpy as np
+    >>> pred = LinearPredictor.from_kernels(np.eye(2), None, np.zeros((2, 1)), None, np.ones((2, 1)))
+    >>> pred.predict(np.inf, lr=0.5)[0].ravel()   # converges to the targets
+    array([1., 1.])
+    """
+
+    lam: np.ndarray
+    vecs: np.ndarray
+    f0_train: np.ndarray
+    f0_test: np.ndarray | None
+    y_train: np.ndarray
+    theta_test_vecs: np.ndarray | None  # Θ(x, X) V, the test kernel in Θ's eigenbasis
+    shared: bool  # Θ is (N, N), shared by the k outputs
+
+    @classmethod
+    def from_kernels(cls, theta_train, theta_test_train, f0_train, f0_test, y_train) -> "LinearPredictor":
+        """Validate the pieces and decompose Θ once (float64, round-off negatives clipped)."""
+        f0_train = v.finite_array("f0_train", f0_train, ndim=2).astype(np.float64)
+        y_train = v.finite_array("y_train", y_train, ndim=2).astype(np.float64)
+        if f0_train.shape != y_train.shape:
+            raise ValueError(f"f0_train and y_train must have the same shape, got {f0_train.shape} and {y_train.shape}")
+        n, k = f0_train.shape
+        theta = v.symmetric_matrix("theta_train", theta_train)
+        if theta.shape not in ((n, n), (n * k, n * k)):
+            raise ValueError(f"theta_train has shape {theta.shape}, expected ({n}, {n}) or ({n * k}, {n * k})")
+        shared = theta.shape == (n, n)
+        lam, vecs = _eigh("theta_train", theta)
+        tv = None
+        if f0_test is not None:
+            f0_test = v.finite_array("f0_test", f0_test, ndim=2).astype(np.float64)
+            m = f0_test.shape[0]
+            tx = v.finite_array("theta_test_train", theta_test_train, ndim=2).astype(np.float64)
+            expected = (m, n) if shared else (m * k, n * k)
+            if tx.shape != expected:
+                raise ValueError(f"theta_test_train has shape {tx.shape}, expected {expected}")
+            tv = tx @ vecs
+        return cls(lam, vecs, f0_train, f0_test, y_train, tv, shared)
+
+    def predict(self, steps, *, lr: float, continuous: bool = False
+                ) -> tuple[np.ndarray, np.ndarray | None]:
+        """(f_train, f_test) after ``steps`` of GD at rate ``lr`` (an int, np.inf or an array,
+        which adds a leading time axis); shaped like f0_train / f0_test."""
+        lr = v.positive_float("lr", lr)
+        s, scalar = _steps_array(steps)
+        n, k = self.f0_train.shape
+        g0 = self.f0_train - self.y_train  # (N, k)
+        decay, ratio = residual_filter(self.lam, lr, n * k, s, continuous=continuous)
+        # project: shared kernel acts on each output column; full kernel on the flattened vector
+        coeff = self.vecs.T @ (g0 if self.shared else g0.reshape(-1, 1))  # (P, k) or (P, 1)
+        g_t = np.einsum("pq,tq,qc->tpc", self.vecs, decay, coeff)
+        f_train = self.y_train[None] + g_t.reshape((len(s), n, k))
+        f_test = None
+        if self.f0_test is not None:
+            m = self.f0_test.shape[0]
+            correction = np.einsum("mq,tq,qc->tmc", self.theta_test_vecs, ratio, coeff)
+            f_test = self.f0_test[None] - correction.reshape((len(s), m, k))  # Θ(x,X) Θ^{-1}(I − A^s) g0
+        if scalar:
+            return f_train[0], None if f_test is None else f_test[0]
+        return f_train, f_test
+
+
+def linear_predictor(model: Model | Callable, params0: Params, x_train, y_train, x_test=None
+                     ) -> LinearPredictor:
+    """The :class:`LinearPredictor` of ``model`` (any ntklib Model, or an ``apply_fn``) at θ_0:
+    the full empirical Θ̂_0 = J_0 J_0ᵀ on ``x_train`` (and Θ̂_0(x, X) on ``x_test``) and f_0.
+
+    >>> from ntklib import data, models
+    >>> ds = data.digits(8, 4, binary=True)
+    >>> net = models.mlp(1, 64)
+    >>> pred = linear_predictor(net, net.init(0, ds.input_dim), ds.x_train, ds.y_train, ds.x_test)
+    >>> f_train, f_test = pred.predict([0, 10], lr=1.0)
+    >>> f_train.shape, f_test.shape
+    ((2, 8, 1), (2, 4, 1))
+    """
+    apply_fn = model.apply_fn if isinstance(model, Model) else model
+    x_train = jnp.asarray(v.finite_array("x_train", x_train, ndim=2))
+    theta = empirical_ntk(model, params0, x_train)
+    f0 = np.asarray(apply_fn(params0, x_train))
+    theta_x = f0x = None
+    if x_test is not None:
+        x_test = jnp.asarray(v.finite_array("x_test", x_test, ndim=2))
+        theta_x = empirical_ntk(model, params0, x_test, x_train)
+        f0x = np.asarray(apply_fn(params0, x_test))
+    return LinearPredictor.from_kernels(theta, theta_x, f0, f0x, y_train)
 
 
 def linearized_outputs(theta_train, theta_test_train, f0_train, f0_test, y_train, *, lr: float,
                        steps, continuous: bool = False) -> tuple[np.ndarray, np.ndarray | None]:
-    """Outputs of the linearized network after ``steps`` of GD (paper eq. 9–11, book convention).
-
-    With A = I − ηΘ/(Nk) and g_0 = f_0(X) − Y:
-        f_lin_s(X) = Y + A^s g_0,
-        f_lin_s(x) = f_0(x) − Θ(x, X) Θ^{-1} (I − A^s) g_0,
-    computed with one eigendecomposition of Θ = Θ(X, X). ``continuous`` uses e^{−ηΘs/(Nk)}
-    (gradient flow at t = η·s). Θ may be (N, N) (shared by the k outputs) or (N·k, N·k); then
-    Θ(x, X) is (M, N) or (M·k, N·k). ``steps`` may be an int, np.inf or an array (adds a time
-    axis). Returns (f_train, f_test) shaped like f0_train / f0_test.
-    """
-    lr = v.positive_float("lr", lr)
-    f0_train = v.finite_array("f0_train", f0_train, ndim=2).astype(np.float64)
-    y_train = v.finite_array("y_train", y_train, ndim=2).astype(np.float64)
-    if f0_train.shape != y_train.shape:
-        raise ValueError(f"f0_train and y_train must have the same shape, got {f0_train.shape} and {y_train.shape}")
-    n, k = f0_train.shape
-    theta = v.symmetric_matrix("theta_train", theta_train)
-    if theta.shape not in ((n, n), (n * k, n * k)):
-        raise ValueError(f"theta_train has shape {theta.shape}, expected ({n}, {n}) or ({n * k}, {n * k})")
-    lam, vecs = _eigh("theta_train", theta)
-    s, scalar = _steps_array(steps)
-    shared = theta.shape == (n, n)
-    g0 = f0_train - y_train  # (N, k)
-    decay, ratio = residual_filter(lam, lr, n * k, s, continuous=continuous)
-    # project: shared kernel acts on each output column; full kernel on the flattened vector
-    coeff = vecs.T @ (g0 if shared else g0.reshape(-1, 1))  # (P, k) or (P, 1)
-    g_t = np.einsum("pq,tq,qc->tpc", vecs, decay, coeff)
-    f_train = y_train[None] + g_t.reshape((len(s), n, k))
-    f_test = None
-    if f0_test is not None:
-        f0_test = v.finite_array("f0_test", f0_test, ndim=2).astype(np.float64)
-        m = f0_test.shape[0]
-        tx = v.finite_array("theta_test_train", theta_test_train, ndim=2).astype(np.float64)
-        expected = (m, n) if shared else (m * k, n * k)
-        if tx.shape != expected:
-            raise ValueError(f"theta_test_train has shape {tx.shape}, expected {expected}")
-        correction = np.einsum("mq,tq,qc->tmc", tx @ vecs, ratio, coeff)  # Θ(x,X) Θ^{-1}(I − A^s) g0
-        f_test = f0_test[None] - correction.reshape((len(s), m, k))
-    if scalar:
-        f_train = f_train[0]
-        f_test = None if f_test is None else f_test[0]
-    return f_train, f_test
+    """One-shot :class:`LinearPredictor`: ``LinearPredictor.from_kernels(...).predict(steps, lr=lr)``.
+    Build the predictor once instead when the same kernel serves several rates or step grids."""
+    return LinearPredictor.from_kernels(theta_train, theta_test_train, f0_train, f0_test,
+                                        y_train).predict(steps, lr=lr, continuous=continuous)
 
 
 def gp_moments(ntk_train, ntk_test_train, nngp_train, nngp_test_train, nngp_test_test, y_train, *,
@@ -436,19 +486,19 @@ def nngp_posterior(nngp_train, nngp_test_train, nngp_test_test, y_train, *,
 
 
 def linearized_weights(apply_fn: Callable, params0: Params, x_train, y_train, *, lr: float, steps,
-                       theta_train=None, continuous: bool = False) -> Params:
+                       theta_train=None, predictor: LinearPredictor | None = None,
+                       continuous: bool = False) -> Params:
     """Weight change ω_s = θ_s − θ_0 of the linearized network after ``steps`` of GD (paper eq. 8).
 
     Book convention (loss ½·mean over N·k entries, A = I − ηΘ̂_0/(Nk)):
         ω_s = −J_0ᵀ Θ̂_0^{-1} (I − A^s) (f_0(X) − Y),   J_0 = ∇_θ f(X; θ_0),  Θ̂_0 = J_0 J_0ᵀ,
     (e^{−ηΘ̂_0 s/(Nk)} with ``continuous``). J_0ᵀ is applied with one vector–Jacobian product, so
-    J_0 is never formed. ``theta_train``: the full (N·k, N·k) empirical NTK at θ_0 (computed when
-    omitted). ``steps``: a number (returns a pytree shaped like ``params0``) or an array (every
+    J_0 is never formed. ``predictor``: the :class:`LinearPredictor` of the same θ_0 and data (its
+    cached eigendecomposition is reused), or ``theta_train``: the full (N·k, N·k) empirical NTK at
+    θ_0; computed when both are omitted. ``steps``: a number (returns a pytree shaped like ``params0``) or an array (every
     leaf gets a leading time axis). Θ̂_0^{-1} acts on its range (pseudo-inverse convention of
     :func:`residual_filter`).
     """
-    from .kernels import empirical_ntk
-
     lr = v.positive_float("lr", lr)
     x_train = jnp.asarray(v.finite_array("x_train", x_train, ndim=2))
     y_train = v.finite_array("y_train", y_train, ndim=2).astype(np.float64)
@@ -457,12 +507,18 @@ def linearized_weights(apply_fn: Callable, params0: Params, x_train, y_train, *,
     f0, vjp = jax.vjp(lambda p: apply_fn(p, x_train), params0)
     if f0.shape != y_train.shape:
         raise ValueError(f"apply_fn gives outputs of shape {f0.shape} but y_train has shape {y_train.shape}")
-    if theta_train is None:
-        theta_train = empirical_ntk(apply_fn, params0, x_train)
-    theta = v.symmetric_matrix("theta_train", theta_train)
-    if theta.shape != (n * k, n * k):
-        raise ValueError(f"theta_train must be the full ({n * k}, {n * k}) empirical NTK, got {theta.shape}")
-    lam, vecs = _eigh("theta_train", theta)
+    if predictor is not None:
+        if predictor.lam.size != n * k:
+            raise ValueError(f"predictor must hold the full ({n * k}, {n * k}) empirical NTK, "
+                             f"got a kernel of size {predictor.lam.size}")
+        lam, vecs = predictor.lam, predictor.vecs
+    else:
+        if theta_train is None:
+            theta_train = empirical_ntk(apply_fn, params0, x_train)
+        theta = v.symmetric_matrix("theta_train", theta_train)
+        if theta.shape != (n * k, n * k):
+            raise ValueError(f"theta_train must be the full ({n * k}, {n * k}) empirical NTK, got {theta.shape}")
+        lam, vecs = _eigh("theta_train", theta)
     s, scalar = _steps_array(steps)
     _, ratio = residual_filter(lam, lr, n * k, s, continuous=continuous)  # (T, P): (1 − d)/λ
     g0 = np.asarray(f0, np.float64).reshape(-1) - y_train.reshape(-1)

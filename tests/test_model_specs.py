@@ -145,3 +145,24 @@ def test_a_new_spec_type_plugs_in_by_registration():
     x = _x(3, 4)
     theta = kernels.empirical_ntk(net, net.init(0, 4), x)
     assert calls and np.allclose(theta, kernels.empirical_ntk(net.apply_fn, net.init(0, 4), x), atol=1e-5)
+
+
+def test_linear_predictor_of_any_model_equals_gradient_descent_on_its_linearization(x64):
+    # one predictor, one decomposition, several rates: each equals GD on f_lin (eq. 5) step by step
+    net = models.conv_net(3, image_shape=(4, 4, 1), out_dim=2)
+    x, xt = _x(6, 16, dtype=jnp.float64), _x(3, 16, seed=5, dtype=jnp.float64)
+    y = jnp.asarray(np.eye(2)[np.arange(6) % 2])
+    params = jax.tree_util.tree_map(lambda a: a.astype(jnp.float64), net.init(0))
+    pred = dynamics.linear_predictor(net, params, x, y, xt)
+    f_lin = models.linearize(net.apply_fn, params)
+    for lr in (0.5, 2.0):
+        gd = dynamics.gradient_descent(f_lin, params, x, y, x_test=xt, lr=lr, steps=20, record=[0, 7, 20])
+        f_train, f_test = pred.predict(gd.steps, lr=lr)
+        np.testing.assert_allclose(f_train, gd.f_train, atol=1e-9)
+        np.testing.assert_allclose(f_test, gd.f_test, atol=1e-9)
+        omega = dynamics.linearized_weights(net.apply_fn, params, x, y, lr=lr, steps=20, predictor=pred)
+        moved = jax.tree_util.tree_map(lambda a, b: a - b, gd.params_final, params)
+        assert _max_diff(omega, moved) < 1e-9
+    with pytest.raises(ValueError, match="full"):
+        shared = dynamics.LinearPredictor.from_kernels(np.eye(6), None, np.zeros((6, 2)), None, y)
+        dynamics.linearized_weights(net.apply_fn, params, x, y, lr=0.5, steps=3, predictor=shared)

@@ -152,12 +152,8 @@ def closed_form_pair(network: models.Model, params0: Params, data: Dataset, *, l
     lr = v.positive_float("lr", lr)
     net = dynamics.gradient_descent(network.apply_fn, params0, data.x_train, data.y_train, lr=lr,
                                     steps=steps, x_test=data.x_test, y_test=data.y_test, record=record)
-    theta = kernels.empirical_ntk(network, params0, data.x_train)
-    theta_x = kernels.empirical_ntk(network, params0, data.x_test, data.x_train)
-    f0 = np.asarray(network.apply_fn(params0, data.x_train))
-    f0x = np.asarray(network.apply_fn(params0, data.x_test))
-    f_tr, f_te = dynamics.linearized_outputs(theta, theta_x, f0, f0x, data.y_train, lr=lr,
-                                             steps=net.steps)
+    f_tr, f_te = dynamics.linear_predictor(network, params0, data.x_train, data.y_train,
+                                           data.x_test).predict(net.steps, lr=lr)
     loss = lambda f, y: 0.5 * np.mean((f - np.asarray(y)[None]) ** 2, axis=(1, 2))
     lin = TrainResult(net.steps, net.times, f_tr, f_te, loss(f_tr, data.y_train),
                       loss(f_te, data.y_test), params0, None, None, lr, 0.0, None)

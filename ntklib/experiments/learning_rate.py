@@ -3,7 +3,7 @@
 The paper states the condition η < η_critical = 2Nk/(λ_min + λ_max) (book convention) but runs
 no such sweep; this module is the book's own experiment. For each network and multiplier c it
 trains the network by full-batch GD (divergence allowed and recorded), evaluates its
-linearization exactly (:func:`ntklib.dynamics.linearized_outputs` with Θ̂_0) and records how far
+linearization exactly (:class:`ntklib.dynamics.LinearPredictor` with Θ̂_0) and records how far
 the empirical NTK moved — the catapult picture of Lewkowycz et al. (2020).
 """
 
@@ -18,7 +18,7 @@ import pandas as pd
 from .. import _validate as v
 from .. import models
 from ..data import Dataset
-from ..dynamics import gradient_descent, linearized_outputs, log_steps
+from ..dynamics import LinearPredictor, gradient_descent, log_steps
 from ..kernels import analytic_ntk, empirical_ntk, eta_critical
 from ..models import Model, Params, forward_features
 from . import progress
@@ -88,8 +88,8 @@ def lr_run(network: Model, params: Params, data: Dataset, *, lr: float, steps: i
         out["dead_fraction"] = dead_fraction(network, res.params_final, data.x_train)
         if not lin_diverged:
             theta_x = empirical_ntk(network, params, data.x_test, data.x_train)
-            _, flin_test = linearized_outputs(theta0, theta_x, res.f_train[0], res.f_test[0], data.y_train,
-                                              lr=lr, steps=steps)
+            _, flin_test = LinearPredictor.from_kernels(theta0, theta_x, res.f_train[0], res.f_test[0],
+                                                        data.y_train).predict(steps, lr=lr)
             out["lin_gap_test"] = float(np.sqrt(np.mean((res.f_test[-1] - flin_test) ** 2)))
     out["outcome"] = classify(out["nn_diverged"], lin_diverged, out["loss_ratio"])
     return out

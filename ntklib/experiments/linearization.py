@@ -8,6 +8,7 @@ of eq. 8–11 in their discrete-time version, which equal gradient descent on f_
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
@@ -53,11 +54,6 @@ def flatten_params(params: Params) -> np.ndarray:
     """All trainable scalars of a parameter pytree as one float64 vector (leaf order)."""
     leaves = jax.tree_util.tree_leaves(params)
     return np.concatenate([np.asarray(leaf, np.float64).ravel() for leaf in leaves])
-
-
-def _closed_form(theta, theta_x, f0, f0x, y, lr, steps, continuous=False):
-    return dynamics.linearized_outputs(theta, theta_x, f0, f0x, y, lr=lr, steps=steps,
-                                       continuous=continuous)
 
 
 # ----------------------------------------------------------------------------- one network (Fig. 3)
@@ -136,11 +132,12 @@ def net_vs_linearization(network: Model, data: Dataset, *, seed: int, lr: float,
     if res.steps[0] != 0:
         f0 = np.asarray(network.apply_fn(params0, x))
         f0x = np.asarray(network.apply_fn(params0, xt))
-    lin_tr, lin_te = _closed_form(theta, theta_x, f0, f0x, y, lr, res.steps)
-    cont_tr, cont_te = _closed_form(theta, theta_x, f0, f0x, y, lr, res.steps, continuous=True)
+    empirical = dynamics.LinearPredictor.from_kernels(theta, theta_x, f0, f0x, y)
+    lin_tr, lin_te = empirical.predict(res.steps, lr=lr)
+    cont_tr, cont_te = empirical.predict(res.steps, lr=lr, continuous=True)
     k_a, th_a = analytic_kernel_fn(network)(x)
     _, th_ax = analytic_kernel_fn(network)(xt, x)
-    _, ana_te = _closed_form(th_a, th_ax, f0, f0x, y, lr, res.steps)
+    _, ana_te = dynamics.LinearPredictor.from_kernels(th_a, th_ax, f0, f0x, y).predict(res.steps, lr=lr)
     omega_lin = dynamics.linearized_weights(network.apply_fn, params0, x, y, lr=lr,
                                             steps=int(res.steps[-1]), theta_train=theta)
     omega_net = jax.tree_util.tree_map(lambda a, b: a - b, res.params_final, params0)
@@ -179,12 +176,17 @@ def final_rmse(network: Model, data: Dataset, *, seeds: Sequence[int], lr: float
     stacked = dynamics.ensemble_params(network, seeds, data.input_dim)
     both = np.concatenate([x, xt])
     emp, ana = [], []
+    analytic_lin = None
     for m in range(len(seeds)):
         params0 = jax.tree_util.tree_map(lambda leaf: leaf[m], stacked)
         f0, f0x = ens.f_train[m, 0], ens.f_eval[m, 0]
         theta_all = kernels.empirical_ntk(network, params0, both, x)  # one kernel call: (N + M, N)
-        _, lin = _closed_form(theta_all[:n], theta_all[n:], f0, f0x, y, lr, steps)
-        _, lin_a = _closed_form(analytic[0], analytic[1], f0, f0x, y, lr, steps)
+        _, lin = dynamics.LinearPredictor.from_kernels(theta_all[:n], theta_all[n:], f0, f0x, y
+                                                       ).predict(steps, lr=lr)
+        if analytic_lin is None:  # the analytic Θ is the same for every member: decompose it once
+            analytic_lin = dynamics.LinearPredictor.from_kernels(analytic[0], analytic[1], f0, f0x, y)
+        _, lin_a = dataclasses.replace(analytic_lin, f0_train=np.asarray(f0, np.float64),
+                                       f0_test=np.asarray(f0x, np.float64)).predict(steps, lr=lr)
         emp.append(rmse(ens.f_eval[m, -1], lin))
         ana.append(rmse(ens.f_eval[m, -1], lin_a))
     return {"rmse_empirical": np.array(emp), "rmse_analytic": np.array(ana)}
@@ -237,12 +239,13 @@ def continuous_time_error(theta_train, theta_test_train, f0_train, f0_test, y_tr
     gradient-flow form e^{−ηΘs/(Nk)} at the same time t = η·s. Returns shape (len(lr_fractions),).
     """
     eta_critical = v.positive_float("eta_critical", eta_critical)
+    predictor = dynamics.LinearPredictor.from_kernels(theta_train, theta_test_train, f0_train,
+                                                      f0_test, y_train)  # one decomposition
     out = []
     for frac in lr_fractions:
         lr = v.positive_float("lr_fraction", frac) * eta_critical
-        _, disc = _closed_form(theta_train, theta_test_train, f0_train, f0_test, y_train, lr, steps)
-        _, cont = _closed_form(theta_train, theta_test_train, f0_train, f0_test, y_train, lr, steps,
-                               continuous=True)
+        _, disc = predictor.predict(steps, lr=lr)
+        _, cont = predictor.predict(steps, lr=lr, continuous=True)
         out.append(float(np.max(np.abs(disc - cont))))
     return np.array(out)
 
