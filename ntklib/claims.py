@@ -152,10 +152,21 @@ def state(name: str, value, *, digits: int | None = None, sig: int | None = None
     if lo is not None and hi is not None and lo > hi:
         raise ValueError(f"between must be (lo, hi) with lo <= hi, got {between}")
     rounded = round_value(value, digits=digits, sig=sig)
-    claim = Claim(name, rounded, expect, tol, lo, hi)
-    _CLAIMS[name] = claim
+    claim = _record(Claim(name, rounded, expect, tol, lo, hi))
     glue(name, rounded, metadata={"ntklib_claim": _metadata(claim)})
     return rounded
+
+
+def _record(claim: Claim) -> Claim:
+    """Keep ``claim``; a name already stated with another value or check raises (re-running the
+    same cell states the same claim again, which is allowed)."""
+    previous = _CLAIMS.get(claim.name)
+    if previous is not None and previous != claim:
+        raise ValueError(f"claim {claim.name!r} was already stated as {previous.value!r} "
+                         f"({previous.describe() or 'no check'}); now {claim.value!r} "
+                         f"({claim.describe() or 'no check'}): give each claim its own name")
+    _CLAIMS[claim.name] = claim
+    return claim
 
 
 def _bound(name: str, value, bound: float, kind: str) -> float:
@@ -170,8 +181,7 @@ def _bound(name: str, value, bound: float, kind: str) -> float:
     except (TypeError, ValueError):
         raise TypeError(f"value must be a real number, got {value!r}") from None
     holds = math.isfinite(measured) and (measured < bound if kind == "upper bound" else measured > bound)
-    claim = Claim(name, bound, kind=kind, holds=bool(holds))
-    _CLAIMS[name] = claim
+    claim = _record(Claim(name, bound, kind=kind, holds=bool(holds)))
     glue(name, bound, metadata={"ntklib_claim": _metadata(claim)})
     return bound
 

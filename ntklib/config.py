@@ -130,12 +130,28 @@ def scale() -> str:
     return value
 
 
-def settings(chapter: str) -> SimpleNamespace:
-    """The settings of ``chapter`` at the active scale, as attributes (read-only values)."""
+class Settings(SimpleNamespace):
+    """A chapter's settings as attributes; read-only (assigning raises, so a notebook cannot
+    silently run with a value other than the one the book states)."""
+
+    def __setattr__(self, name: str, value) -> None:
+        raise AttributeError(f"settings are read-only: cannot set {name!r}; change ntklib/config.py "
+                             "or pick another scale with NTKLIB_SCALE")
+
+    __delattr__ = __setattr__
+
+
+def settings(chapter: str) -> Settings:
+    """The settings of ``chapter`` at the active scale, as read-only attributes.
+
+    >>> cfg = settings("introduction")
+    >>> cfg.scale
+    'ci'
+    """
     if chapter not in _SETTINGS:
         raise ValueError(f"unknown chapter {chapter!r}; known: {sorted(_SETTINGS)}")
     values = dict(_SETTINGS[chapter][scale()])
-    return SimpleNamespace(scale=scale(), **values)
+    return Settings(scale=scale(), **values)
 
 
 def all_settings():

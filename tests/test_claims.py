@@ -67,3 +67,17 @@ def test_setup_cells_in_sync_with_config():
     result = subprocess.run([sys.executable, str(ROOT / "tools" / "nbtool.py"), "check-sync"],
                             capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_a_name_stated_twice_with_another_value_raises_and_a_rerun_does_not():
+    from ntklib import claims
+
+    claims.reset()
+    claims.state("dup_demo", 1.234, digits=2, between=(0, 2))
+    claims.state("dup_demo", 1.2341, digits=2, between=(0, 2))  # the same cell run again
+    with pytest.raises(ValueError, match="dup_demo.*already stated as 1.23"):
+        claims.state("dup_demo", 1.5, digits=2)
+    with pytest.raises(ValueError, match="already stated"):
+        claims.below("dup_demo", 0.1, 1.0)
+    assert [c.value for c in claims.recorded()] == [1.23]
+    claims.reset()

@@ -99,3 +99,12 @@ def test_experiments_config_claims_reject(monkeypatch):
         claims.state("bad", 1.0)
     with pytest.raises(ValueError, match="expect and tol go together"):
         claims.state("bad", 1.0, digits=1, expect=1.0)
+
+
+def test_settings_are_read_only():
+    cfg = config.settings("introduction")
+    with pytest.raises(AttributeError, match="read-only: cannot set 'depth'"):
+        cfg.depth = 1
+    with pytest.raises(AttributeError, match="read-only"):
+        del cfg.depth
+    assert config.settings("introduction").depth == cfg.depth
