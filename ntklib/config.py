@@ -138,7 +138,8 @@ class Settings(SimpleNamespace):
         raise AttributeError(f"settings are read-only: cannot set {name!r}; change ntklib/config.py "
                              "or pick another scale with NTKLIB_SCALE")
 
-    __delattr__ = __setattr__
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"settings are read-only: cannot delete {name!r}")
 
 
 def settings(chapter: str) -> Settings:
