@@ -6,6 +6,7 @@
     python tools/nbtool.py check-sync                                         # exit 1 if out of date
     python tools/nbtool.py to-py chapters/X.ipynb > /tmp/X.py                 # percent-format view
     python tools/nbtool.py from-py /tmp/X.py chapters/X.ipynb                 # and back (.ipynb stays the source)
+    python tools/nbtool.py reset-cache                                        # drop stale book-cache entries
 
 Execution sets TQDM_DISABLE=1 (no progress-bar text in stored outputs) and keeps no timing
 metadata, so re-executing an unchanged notebook leaves an identical file.
@@ -231,6 +232,72 @@ def from_py(src, dst) -> None:
     save(nb, dst)
 
 
+# ----------------------------------------------------------------------------- execution cache
+
+
+CACHE_DIR = ROOT / "_build" / ".jupyter_cache"
+CACHE_KEYS = ROOT / "_build" / ".cache-keys.json"
+_EXPERIMENTS_USE = re.compile(r"ntklib\.experiments(?:\.(\w+)|\s+import\s+\(?([\w ,]+))")
+_RELATIVE_IMPORT = re.compile(r"^from \.(\w*) import ([\w ,()]+)", re.M)
+
+
+def _experiment_modules(names: set[str]) -> set[str]:
+    """``names`` closed over the imports among ntklib.experiments' submodules."""
+    todo, seen = list(names), set()
+    while todo:
+        name = todo.pop()
+        path = ROOT / "ntklib" / "experiments" / f"{name}.py"
+        if name in seen or not path.exists():
+            continue
+        seen.add(name)
+        for module, imported in _RELATIVE_IMPORT.findall(path.read_text()):
+            todo += [module] if module else [n.strip() for n in imported.strip("()").split(",")]
+    return seen
+
+
+def chapter_sources(path: Path) -> list[Path]:
+    """The files a chapter's computation depends on: the lock, ntklib's top-level modules (every
+    chapter imports ntklib), ntklib.experiments' package and the experiment modules the chapter
+    imports (and theirs)."""
+    code = "\n".join("".join(c.source) for c in load(path).cells if c.cell_type == "code")
+    names = set()
+    for module, listed in _EXPERIMENTS_USE.findall(code):
+        names |= {module} if module else {n.split(" as ")[0].strip() for n in listed.split(",")}
+    files = [ROOT / "requirements.txt", *sorted((ROOT / "ntklib").glob("*.py")),
+             ROOT / "ntklib" / "experiments" / "__init__.py"]
+    files += [ROOT / "ntklib" / "experiments" / f"{m}.py" for m in sorted(_experiment_modules(names))]
+    return files
+
+
+def chapter_key(path: Path) -> str:
+    import hashlib
+
+    digest = hashlib.sha256()
+    for f in chapter_sources(path):
+        digest.update(f.relative_to(ROOT).as_posix().encode() + b"\0" + f.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def reset_cache() -> int:
+    """Drop the book's cached execution of each chapter whose sources (:func:`chapter_sources`)
+    changed since the last build; the others stay cached (jupyter-cache keys on the notebook)."""
+    old = json.loads(CACHE_KEYS.read_text()) if CACHE_KEYS.exists() else {}
+    new = {p.name: chapter_key(p) for p in chapters()}
+    stale = sorted(name for name in new if old.get(name) != new[name])
+    if stale and CACHE_DIR.exists():
+        from jupyter_cache import get_cache
+
+        cache = get_cache(str(CACHE_DIR))
+        for record in cache.list_cache_records():
+            if Path(record.uri).name in stale:
+                cache.remove_cache(record.pk)
+    CACHE_KEYS.parent.mkdir(parents=True, exist_ok=True)
+    CACHE_KEYS.write_text(json.dumps(new, indent=1, sort_keys=True) + "\n")
+    print(f"execution cache: {len(stale)} of {len(new)} chapters to re-execute"
+          + (f" ({', '.join(stale)})" if stale else ""))
+    return 0
+
+
 def main(argv) -> int:
     if not argv:
         print(__doc__)
@@ -248,6 +315,8 @@ def main(argv) -> int:
         return sync(args or None)
     if cmd == "check-sync":
         return sync(args or None, check=True)
+    if cmd == "reset-cache":
+        return reset_cache()
     if cmd == "to-py":
         sys.stdout.write(to_py(args[0]))
         return 0
