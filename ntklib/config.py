@@ -89,7 +89,7 @@ _SETTINGS = {
     "beyond": {
         # 05_beyond_optimizers: momentum (Fig. 4/S2), cross-entropy (S3), logit deviation vs width (S4);
         # 06_beyond_architectures: CNN (S2/S5), NTK vs standard parameterization (S7, S8).
-        # *_data: "digits" (bundled, offline) at ci; real data (Keras download, cached) at paper.
+        # *_data: "digits" (bundled, offline) at ci; real data (ntklib.data.load: MNIST, CIFAR-10) at paper.
         "ci": dict(seed=0, seeds=(0, 1),
                    mom_data="digits", mom_n=128, mom_depth=3, mom_width=512, mom_steps=200,
                    mom_beta=0.9, mom_lr_fraction=0.05, mom_records=15,

