@@ -8,7 +8,7 @@
   neural-tangents' ``predict.gradient_descent`` under *the same* loss function the training uses,
   so that ODE time and training time agree (t = η·steps; √η·steps with momentum).
 * :func:`width_pairs`, :func:`logit_deviation` and :func:`separation_time`: net vs f_lin
-  over widths (Fig. S4); :func:`conv_sweep`: the same for a CNN over channel counts (Fig. S2, S5);
+  over widths (Fig. S4); :func:`channel_sweep`: the same for a CNN or ResNet over channel counts (Fig. S2, S5);
   :func:`parameterization_lr_sweep`: final accuracy vs learning rate in both
   parameterizations (Fig. S7).
 
@@ -18,6 +18,7 @@ is the softmax cross-entropy averaged over the N examples (summed over the k cla
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
@@ -289,22 +290,24 @@ def separation_time(times, deviation, threshold: float) -> float:
 # ----------------------------------------------------------------------------- CNN (Fig. S2, S5)
 
 
-def conv_sweep(data: Dataset, channels: Sequence[int], *, seeds: Sequence[int], depth: int,
-               image_shape: tuple, lr: float, steps: int, momentum: float = 0.0,
-               record: Sequence[int] | None = None, activation: str = "tanh",
-               sigma_w2: float = 2.0, sigma_b2: float = 0.1) -> tuple[pd.DataFrame, dict]:
-    """Net vs f_lin for :func:`ntklib.models.conv_net` at every channel count and seed.
+def channel_sweep(spec: models.Spec, data: Dataset, channels: Sequence[int], *, seeds: Sequence[int],
+                  lr: float, steps: int, momentum: float = 0.0,
+                  record: Sequence[int] | None = None) -> tuple[pd.DataFrame, dict]:
+    """Net vs f_lin for the image model ``spec`` (a :class:`~ntklib.models.CNN`, a
+    :class:`~ntklib.models.ResNet`, …) at every channel count and seed: the models are
+    ``build(dataclasses.replace(spec, channels=c, out_dim=data.out_dim))``.
 
     Both are trained directly (:func:`train_pair`, MSE, full batch, heavy-ball ``momentum``).
     Returns a tidy frame (channels, seed, parameters, rmse_test, acc_*, loss_*, max gaps) of
     final values, and the runs of the first seed keyed by channel count (for curves).
     """
+    if not hasattr(spec, "channels"):
+        raise TypeError(f"spec must be an image-model spec with a channels field, got {spec!r}")
     channels = [v.positive_int("channels", int(c)) for c in channels]
     seeds = [v.nonnegative_int("seed", int(s)) for s in seeds]
     rows, runs = [], {}
     for c in progress(channels, desc="channels"):
-        net = models.conv_net(c, depth=depth, image_shape=image_shape, activation=activation,
-                              sigma_w2=sigma_w2, sigma_b2=sigma_b2, out_dim=data.out_dim)
+        net = models.build(dataclasses.replace(spec, channels=c, out_dim=data.out_dim))
         for seed in seeds:
             params0 = net.init(seed, data.input_dim)
             run = train_pair(net.apply_fn, params0, data, lr=lr, steps=steps, record=record,
