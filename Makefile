@@ -109,12 +109,12 @@ RESTRICTED_ISA ?= $(if $(filter x86_64 amd64,$(shell uname -m)),AVX,)
 NBVAL := $(BIN)/python -m pytest -p no:cacheprovider chapters --nbval --nbval-sanitize-with tests/nbval_sanitize.cfg
 
 test: book
-	$(BIN)/python -m pytest -p no:cacheprovider tests
+	$(BIN)/python -m pytest -p no:cacheprovider --doctest-modules tests ntklib
 	$(if $(RESTRICTED_ISA),XLA_FLAGS="$$XLA_FLAGS --xla_cpu_max_isa=$(RESTRICTED_ISA)") $(NBVAL)
 	$(MAKE) colab
 
 unit: env
-	$(BIN)/python -m pytest -p no:cacheprovider tests -m "not site"
+	$(BIN)/python -m pytest -p no:cacheprovider --doctest-modules tests ntklib -m "not site"
 
 site-tests: book
 	$(BIN)/python -m pytest -p no:cacheprovider tests -m site
