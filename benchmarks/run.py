@@ -171,13 +171,13 @@ class GDStepTimings:
             # XLA's own count for the same gradient (adds the elementwise work), for reference
             grad = jax.jit(jax.grad(lambda p: dynamics.mse_loss(net.apply_fn(p, x), y)))
             rates = jax.tree_util.tree_map(lambda _: 0.1, params)
-            vel = jax.tree_util.tree_map(jnp.zeros_like, params)
+            no_losses = jnp.zeros(0, jnp.float32)
             runs = {}
             for name, apply_fn in (("ntklib", net.apply_fn), ("stax", net.stax_apply_fn)):
-                # plain GD (momentum 0), the loop dynamics.gradient_descent runs for it
-                advance = dynamics._advance_fn(apply_fn, "mse", None, heavy_ball=False)
-                runs[name] = partial(lambda adv, *args: adv(*args)[0], advance, params, vel, x, y,
-                                     rates, 0.0, key, 0, self.STEPS)
+                # plain GD (momentum 0): the loop dynamics.gradient_descent runs for it
+                advance = dynamics.step_fn(apply_fn, loss="mse", rule="gd")
+                runs[name] = partial(lambda adv, *args: adv(*args)[0], advance, params, (), no_losses,
+                                     x, y, rates, 0.0, key, 0, self.STEPS)
             h = jax.random.normal(key, (n, width))
             one_pass = jax.jit(models.activation_fn("relu"))  # the forward ReLU pass itself
             runs["one pass"] = partial(one_pass, h)

@@ -21,7 +21,7 @@ functions turn those records into the proof's inequalities.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache, singledispatch
+from functools import singledispatch
 from typing import Callable, Sequence
 
 import jax
@@ -30,7 +30,7 @@ import numpy as np
 
 from . import _validate as v
 from .data import Dataset
-from .dynamics import LinearPredictor, log_steps
+from .dynamics import LinearPredictor, gradient_descent, log_steps
 from .kernels import empirical_ntk, layer_jacobian_factors
 from .models import MLP, Model, Params, check_model, parameter_distance
 
@@ -256,29 +256,6 @@ def gronwall_terms(times, lam0: float, beta, glin_norms, gap_norms, *, atol: flo
 # ----------------------------------------------------------------------------- one training run
 
 
-@lru_cache(maxsize=None)
-def _chunk_fn(apply_fn: Callable) -> Callable:
-    """Jitted ``n`` GD steps on ½·mean MSE writing each step's loss (before the step) into ``buf``."""
-
-    def objective(params, x, y):
-        return 0.5 * jnp.mean((apply_fn(params, x) - y) ** 2)
-
-    grad_fn = jax.value_and_grad(objective)
-
-    @jax.jit
-    def chunk(params, buf, x, y, lr, start, n):
-        def body(i, carry):
-            p, b = carry
-            value, g = grad_fn(p, x, y)
-            b = b.at[start + i].set(value)
-            p = jax.tree_util.tree_map(lambda pp, gg: pp - lr * gg, p, g)
-            return p, b
-
-        return jax.lax.fori_loop(0, n, body, (params, buf))
-
-    return chunk
-
-
 @dataclass(frozen=True)
 class RunMeasurements:
     """One full-batch GD run of a network, with what the proof needs, in the book's units.
@@ -400,23 +377,18 @@ def measure_run(network: Model, params: Params, data: Dataset, *, lr: float, ste
     grid = log_steps(steps) if record is None else np.unique(np.asarray(record, dtype=int).ravel())
     if grid[0] != 0 or grid[-1] != steps:
         raise ValueError(f"record must start at 0 and end at steps={steps}, got {grid}")
-    x, y = jnp.asarray(data.x_train), jnp.asarray(data.y_train)
-    apply = jax.jit(network.apply_fn)
-    chunk = _chunk_fn(network.apply_fn)
-    buf = jnp.zeros(steps + 1, x.dtype)
+    res = gradient_descent(network.apply_fn, params, data.x_train, data.y_train, lr=lr, steps=steps,
+                           x_test=data.x_test, record=grid, record_params=True, record_losses=True,
+                           allow_divergence=True)
+    if res.diverged:
+        raise FloatingPointError(f"training diverged with lr={lr:.4g}; Theorem 2.1 needs lr < η_critical")
     theta_0 = empirical_ntk(network, params, data.x_train)
-    p, current = params, 0
-    f_tr, f_te, kernels_t, dist, jdist = [], [], [], [], []
-    for s in grid:
-        if s > current:
-            p, buf = chunk(p, buf, x, y, lr, current, int(s - current))
-            current = int(s)
-        f_tr.append(np.asarray(apply(p, x)))
-        f_te.append(np.asarray(apply(p, data.x_test)))
+    f_tr, f_te, kernels_t, dist, jdist = list(res.f_train), list(res.f_test), [], [], []
+    for s, p in zip(res.steps, res.params):
         kernels_t.append(theta_0 if s == 0 else empirical_ntk(network, p, data.x_train))
         dist.append(parameter_distance(params, p))
         jdist.append(0.0 if s == 0 else jacobian_distance(network, p, params, data.x_train))
-    losses = np.asarray(buf, np.float64)
+    losses = np.array(res.loss_steps)
     losses[-1] = float(0.5 * np.mean((np.asarray(f_tr[-1], np.float64) - data.y_train) ** 2))
     if not np.all(np.isfinite(losses)):
         raise FloatingPointError(f"training diverged with lr={lr:.4g}; Theorem 2.1 needs lr < η_critical")

@@ -73,6 +73,7 @@ class TrainResult:
     lr: float
     momentum: float
     diverged_step: int | None
+    loss_steps: np.ndarray | None = None  # loss before every step 0 … steps−1 (record_losses)
 
     @property
     def diverged(self) -> bool:
@@ -92,29 +93,51 @@ def cross_entropy_loss(f, y) -> jax.Array:
 LOSSES = {"mse": mse_loss, "cross_entropy": cross_entropy_loss}
 
 
+def gd_update(params: Params, velocity: Params, grads: Params, lr, momentum):
+    """Plain gradient descent, θ ← θ − η∇L (per-leaf η); no velocity is carried."""
+    return jax.tree_util.tree_map(lambda p, g, eta: p - eta * g, params, grads, lr), velocity
+
+
+def heavy_ball_update(params: Params, velocity: Params, grads: Params, lr, momentum):
+    """Heavy ball (SM §B.1): v ← βv − η∇L, θ ← θ + v (per-leaf η)."""
+    velocity = jax.tree_util.tree_map(lambda v_, g, eta: momentum * v_ - eta * g, velocity, grads, lr)
+    return jax.tree_util.tree_map(lambda p, v_: p + v_, params, velocity), velocity
+
+
+#: update rules ``(params, velocity, grads, lr, momentum) ↦ (params, velocity)`` by name
+UPDATE_RULES = {"gd": gd_update, "heavy_ball": heavy_ball_update}
+
+
 @lru_cache(maxsize=None)
-def _advance_fn(apply_fn: Callable, loss: str, batch_size: int | None,
-                heavy_ball: bool = True) -> Callable:
-    """Jitted ``n`` steps of heavy-ball GD: v ← βv − η∇L(θ), θ ← θ + v (β = 0: plain GD).
+def step_fn(apply_fn: Callable, *, loss: str = "mse", rule: str = "gd", batch_size: int | None = None,
+            members: bool = False) -> Callable:
+    """The one training loop: a jitted ``advance(params, velocity, losses, x, y, lr, momentum, key,
+    start, n) ↦ (params, velocity, losses, bad)`` running ``n`` steps of ``rule`` on ``loss``.
 
-    η may be one number or a pytree of per-leaf rates. With ``batch_size`` each step uses a
-    random minibatch (without replacement) drawn with key fold_in(key, step). Also returns the
-    first step (counting from ``start``) whose loss was non-finite or above DIVERGENCE_LOSS, or
-    -1. The loop runs on the device (lax.fori_loop): no host round-trips. ``heavy_ball=False``
-    runs plain GD, θ ← θ − η∇L(θ), without carrying v (one pass less over every parameter per
-    step); the velocity is then returned as given.
+    Each step evaluates L and ∇L of ``apply_fn`` at θ (on a minibatch of ``batch_size`` examples
+    drawn without replacement with key fold_in(key, step), or the full batch), writes L into
+    ``losses[start + i]`` when ``losses`` is non-empty, and applies the update rule
+    (:data:`UPDATE_RULES`). ``bad`` is the first step whose loss was non-finite or above
+    :data:`DIVERGENCE_LOSS`, or -1. The loop runs on the device (lax.fori_loop): no host
+    round-trips. ``members=True`` vmaps it over a leading axis of params, velocity and losses
+    (an ensemble trained at once; ``bad`` per member). Cached per (apply_fn, options), so a model
+    built once compiles once per input shape.
+
+    >>> import jax.numpy as jnp
+    >>> advance = step_fn(lambda p, x: x * p, rule="gd")
+    >>> p, _, losses, bad = advance(jnp.ones(()), (), jnp.zeros(3), jnp.ones((2, 1)), jnp.zeros((2, 1)),
+    ...                             0.5, 0.0, None, 0, 3)
+    >>> [round(float(a), 4) for a in losses], int(bad)
+    ([0.5, 0.125, 0.0312], -1)
     """
-    loss_fn = LOSSES[loss]
+    v.choice("loss", loss, tuple(LOSSES))
+    v.choice("rule", rule, tuple(UPDATE_RULES))
+    loss_fn, update = LOSSES[loss], UPDATE_RULES[rule]
+    grad_fn = jax.value_and_grad(lambda params, x, y: loss_fn(apply_fn(params, x), y))
 
-    def objective(params, x, y):
-        return loss_fn(apply_fn(params, x), y)
-
-    grad_fn = jax.value_and_grad(objective)
-
-    @jax.jit
-    def advance(params, velocity, x, y, lr, momentum, key, start, n):
+    def advance(params, velocity, losses, x, y, lr, momentum, key, start, n):
         def body(i, carry):
-            p, vel, bad = carry
+            p, vel, buf, bad = carry
             if batch_size is None:
                 xb, yb = x, y
             else:
@@ -124,16 +147,34 @@ def _advance_fn(apply_fn: Callable, loss: str, batch_size: int | None,
             value, g = grad_fn(p, xb, yb)
             is_bad = ~jnp.isfinite(value) | (value > DIVERGENCE_LOSS)
             bad = jnp.where((bad < 0) & is_bad, start + i, bad)
-            if heavy_ball:
-                vel = jax.tree_util.tree_map(lambda vv, gg, eta: momentum * vv - eta * gg, vel, g, lr)
-                p = jax.tree_util.tree_map(lambda pp, vv: pp + vv, p, vel)
-            else:
-                p = jax.tree_util.tree_map(lambda pp, gg, eta: pp - eta * gg, p, g, lr)
-            return p, vel, bad
+            if buf.shape[0]:
+                buf = buf.at[start + i].set(value.astype(buf.dtype))
+            p, vel = update(p, vel, g, lr, momentum)
+            return p, vel, buf, bad
 
-        return jax.lax.fori_loop(0, n, body, (params, velocity, jnp.array(-1, jnp.int32)))
+        return jax.lax.fori_loop(0, n, body, (params, velocity, losses, jnp.array(-1, jnp.int32)))
 
-    return advance
+    if members:
+        advance = jax.vmap(advance, in_axes=(0, 0, 0) + (None,) * 7)
+    return jax.jit(advance)
+
+
+def _advance_through(grid: np.ndarray, advance_to: Callable[[int, int], int], observe: Callable[[int], None]
+                     ) -> tuple[list[int], int | None]:
+    """Walk the record grid: ``advance_to(current, s)`` trains from step ``current`` to ``s`` and
+    returns the first diverged step or -1; ``observe(s)`` records at each reached grid step.
+    Stops at the first divergence. Returns (recorded steps, diverged step or None)."""
+    recorded, current = [], 0
+    for s in grid:
+        s = int(s)
+        if s > current:
+            bad = int(advance_to(current, s))
+            if bad >= 0:
+                return recorded, bad
+            current = s
+        observe(current)
+        recorded.append(current)
+    return recorded, None
 
 
 def _learning_rates(lr, params) -> tuple[Any, float]:
@@ -154,15 +195,17 @@ def gradient_descent(apply_fn: Callable, params: Params, x_train, y_train, *, lr
                      x_test=None, y_test=None, record: Sequence[int] | None = None,
                      momentum: float = 0.0, record_params: bool = False,
                      allow_divergence: bool = False, loss: str = "mse",
-                     batch_size: int | None = None, batch_seed: int = 0) -> TrainResult:
+                     batch_size: int | None = None, batch_seed: int = 0,
+                     record_losses: bool = False) -> TrainResult:
     """(Heavy-ball) gradient descent on ``loss`` for any ``apply_fn``: full batch by default.
 
     ``loss``: "mse" (½·mean (f − y)² over all entries, the book's convention) or
     "cross_entropy" (softmax, mean over examples). ``lr``: a number, or a pytree of per-leaf
     rates with the structure of ``params`` (e.g. the per-layer map between parameterizations,
     SM §F). ``batch_size``: minibatch SGD with a fixed-seed sample per step. Records outputs at
-    the steps in ``record`` (default: :func:`log_steps`). Works equally on a network and on its
-    linearization (:func:`ntklib.models.linearize`).
+    the steps in ``record`` (default: :func:`log_steps`); ``record_losses`` also keeps the loss
+    before every step (``TrainResult.loss_steps``). Works equally on a network and on its
+    linearization (:func:`ntklib.models.linearize`). The loop itself is :func:`step_fn`.
     """
     rates, lr_scalar = _learning_rates(lr, params)
     steps = v.nonnegative_int("steps", steps)
@@ -184,31 +227,33 @@ def gradient_descent(apply_fn: Callable, params: Params, x_train, y_train, *, lr
         y_test = jnp.asarray(v.finite_array("y_test", y_test, ndim=2))
     grid = _record_grid(record, steps)
 
-    advance = _advance_fn(apply_fn, loss, batch_size, heavy_ball=momentum > 0)
+    advance = step_fn(apply_fn, loss=loss, rule="heavy_ball" if momentum > 0 else "gd",
+                      batch_size=batch_size)
     evaluate = jax.jit(apply_fn)
-    p = params
-    velocity = jax.tree_util.tree_map(jnp.zeros_like, params)
-    rec_steps, f_tr, f_te, kept_params = [], [], [], []
-    current, diverged_step = 0, None
-    for s in grid:
-        if s > current:
-            p, velocity, bad = advance(p, velocity, x_train, y_train, rates, momentum, key, current,
-                                       int(s - current))
-            bad = int(bad)
-            if bad >= 0:
-                if not allow_divergence:
-                    raise FloatingPointError(
-                        f"training diverged at step {bad} (loss non-finite or > {DIVERGENCE_LOSS:g}) "
-                        f"with lr={lr_scalar:.4g}; lower lr, or pass allow_divergence=True to record it")
-                diverged_step = bad
-                break
-            current = int(s)
-        rec_steps.append(current)
-        f_tr.append(np.asarray(evaluate(p, x_train)))
+    zeros = lambda: jax.tree_util.tree_map(jnp.zeros_like, params)
+    state = {"params": params, "velocity": zeros() if momentum > 0 else (),
+             "losses": jnp.zeros(steps + 1 if record_losses else 0, jnp.float32)}
+    f_tr, f_te, kept_params = [], [], []
+
+    def advance_to(current, target):
+        p, vel, buf, bad = advance(state["params"], state["velocity"], state["losses"], x_train,
+                                   y_train, rates, momentum, key, current, target - current)
+        state.update(params=p, velocity=vel, losses=buf)
+        return bad
+
+    def observe(_):
+        f_tr.append(np.asarray(evaluate(state["params"], x_train)))
         if x_test is not None:
-            f_te.append(np.asarray(evaluate(p, x_test)))
+            f_te.append(np.asarray(evaluate(state["params"], x_test)))
         if record_params:
-            kept_params.append(p)
+            kept_params.append(state["params"])
+
+    rec_steps, diverged_step = _advance_through(grid, advance_to, observe)
+    if diverged_step is not None and not allow_divergence:
+        raise FloatingPointError(
+            f"training diverged at step {diverged_step} (loss non-finite or > {DIVERGENCE_LOSS:g}) "
+            f"with lr={lr_scalar:.4g}; lower lr, or pass allow_divergence=True to record it")
+    p = state["params"]
     rec_steps = np.array(rec_steps, dtype=int)
     loss_np = lambda f, y: np.array([float(LOSSES[loss](jnp.asarray(fi), y)) for fi in f])
     f_tr = np.stack(f_tr)
@@ -216,8 +261,10 @@ def gradient_descent(apply_fn: Callable, params: Params, x_train, y_train, *, lr
     f_te = np.stack(f_te) if x_test is not None else None
     loss_test = loss_np(f_te, y_test) if f_te is not None and y_test is not None else None
     times = rec_steps * (np.sqrt(lr_scalar) if momentum > 0 else lr_scalar)
+    loss_steps = np.asarray(state["losses"], np.float64) if record_losses else None
     return TrainResult(rec_steps, times, f_tr, f_te, loss_train, loss_test, params, p,
-                       kept_params if record_params else None, lr_scalar, momentum, diverged_step)
+                       kept_params if record_params else None, lr_scalar, momentum, diverged_step,
+                       loss_steps)
 
 
 def check_learning_rate(network: Model, x_train, lr: float, *, out_dim: int = 1,
@@ -550,26 +597,6 @@ class EnsembleResult:
     lr: float
 
 
-@lru_cache(maxsize=None)
-def _ensemble_fns(apply_fn: Callable) -> tuple[Callable, Callable]:
-    """Jitted (advance n GD steps of every member at once, evaluate every member on x)."""
-    grad_fn = jax.grad(lambda p, x, y: mse_loss(apply_fn(p, x), y))
-
-    @jax.jit
-    def advance(params, x, y, lr, n):
-        def one(p):
-            def body(_, q):
-                g = grad_fn(q, x, y)
-                return jax.tree_util.tree_map(lambda a, b: a - lr * b, q, g)
-
-            return jax.lax.fori_loop(0, n, body, p)
-
-        return jax.vmap(one)(params)
-
-    evaluate = jax.jit(jax.vmap(apply_fn, in_axes=(0, None)))
-    return advance, evaluate
-
-
 def ensemble_params(network: Model, seeds: Sequence[int], input_dim: int) -> Params:
     """θ_0 of every seed, stacked on a leading axis: member m equals ``network.init(seeds[m], input_dim)``."""
     check_model(network, "network")
@@ -610,18 +637,27 @@ def train_ensemble(network: Model, seeds: Sequence[int], data: Dataset, *, lr: f
         check_learning_rate(network, data.x_train, lr, out_dim=data.out_dim)
     grid = _record_grid(record, steps)
     x, y, xe = jnp.asarray(data.x_train), jnp.asarray(data.y_train), jnp.asarray(x_eval)
-    advance, evaluate = _ensemble_fns(network.apply_fn)
+    advance = step_fn(network.apply_fn, members=True)  # the loop of gradient_descent, vmapped
+    evaluate = jax.jit(jax.vmap(network.apply_fn, in_axes=(0, None)))
     size = member_batch or len(seeds)
     f_train, f_eval = [], []
     for start in range(0, len(seeds), size):
-        params = ensemble_params(network, seeds[start:start + size], data.input_dim)
-        tr, ev, current = [], [], 0
-        for s in grid:
-            if s > current:
-                params = advance(params, x, y, lr, int(s - current))
-                current = int(s)
-            tr.append(np.asarray(evaluate(params, x)))
-            ev.append(np.asarray(evaluate(params, xe)))
+        group = seeds[start:start + size]
+        state = {"params": ensemble_params(network, group, data.input_dim)}
+        rates = jax.tree_util.tree_map(lambda _: lr, state["params"])
+        no_losses = jnp.zeros((len(group), 0), jnp.float32)  # plain GD: no velocity, no loss record
+        tr, ev = [], []
+
+        def advance_to(current, target):
+            state["params"] = advance(state["params"], (), no_losses, x, y, rates, 0.0, None,
+                                      current, target - current)[0]
+            return -1  # members are checked together below, from their recorded outputs
+
+        def observe(_):
+            tr.append(np.asarray(evaluate(state["params"], x)))
+            ev.append(np.asarray(evaluate(state["params"], xe)))
+
+        _advance_through(grid, advance_to, observe)
         f_train.append(np.stack(tr, axis=1))
         f_eval.append(np.stack(ev, axis=1))
     f_train = np.concatenate(f_train)
