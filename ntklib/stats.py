@@ -8,6 +8,7 @@ over seeds is :func:`scipy.stats.bootstrap` (seeds resampled) or a pooled t-inte
 
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass
 
 import numpy as np
@@ -16,6 +17,9 @@ import scipy.stats
 from . import _validate as v
 
 __all__ = ["PowerLaw", "fit_power_law", "fit_power_law_pooled", "gmean", "rmse", "relative_error"]
+
+# scipy >= 1.15 names bootstrap's generator ``rng``; older releases (pyproject allows 1.11) ``random_state``
+_RNG_ARG = "rng" if "rng" in inspect.signature(scipy.stats.bootstrap).parameters else "random_state"
 
 
 @dataclass(frozen=True)
@@ -58,8 +62,6 @@ def _positive_finite(name: str, x, *, purpose: str) -> np.ndarray:
     if not np.issubdtype(arr.dtype, np.number):
         raise TypeError(f"{name} must be a numeric array, got dtype {arr.dtype}")
     arr = arr.astype(np.float64)
-    if arr.size == 0:
-        raise ValueError(f"{name} must not be empty, got shape {arr.shape}")
     bad = ~np.isfinite(arr) | (arr <= 0)
     if np.any(bad):
         raise ValueError(f"{name} must be > 0 and finite {purpose}, got {_first_bad(name, arr, bad)}")
@@ -132,7 +134,7 @@ def fit_power_law(widths, values, *, n_boot: int = 2000, seed: int = 0) -> Power
 
     boot = scipy.stats.bootstrap(tuple(logy.T), mean_log_slope, paired=True, vectorized=True,
                                  n_resamples=n_boot, confidence_level=0.95, method="percentile",
-                                 rng=np.random.default_rng(seed))
+                                 **{_RNG_ARG: np.random.default_rng(seed)})
     ci = boot.confidence_interval
     return PowerLaw(float(fit.slope), float(boot.standard_error), float(ci.low), float(ci.high),
                     float(np.exp(fit.intercept)), "bootstrap")
@@ -164,14 +166,18 @@ def fit_power_law_pooled(widths, values) -> PowerLaw:
 def gmean(values, axis: int | None = 0):
     """Geometric mean exp(mean(log values)) along ``axis`` (:func:`scipy.stats.gmean`).
 
-    Every value must be > 0 and finite; the error names the first one that is not.
+    Every value must be > 0 and finite; the error names the first one that is not. An empty
+    table of shape (S, 0) gives an empty result; nothing to average along ``axis`` is an error.
 
     >>> print(f"{gmean([1.0, 4.0, 16.0]):.6g}")
     4
     >>> np.round(gmean([[1.0, 2.0], [4.0, 8.0]]), 12)  # over seeds (rows), per width
     array([2., 4.])
     """
-    return scipy.stats.gmean(_positive_finite("values", values, purpose="for a geometric mean"), axis=axis)
+    arr = _positive_finite("values", values, purpose="for a geometric mean")
+    if arr.size == 0 and (axis is None or arr.ndim == 0 or arr.shape[axis] == 0):
+        raise ValueError(f"values has no entries to average along axis={axis}, got shape {arr.shape}")
+    return scipy.stats.gmean(arr, axis=axis)
 
 
 def rmse(a, b, axis=None):

@@ -164,6 +164,7 @@ def test_gmean_by_hand():
     np.testing.assert_allclose(stats.gmean(table, axis=1), [np.sqrt(2), np.sqrt(32), np.sqrt(512)], rtol=1e-14)
     assert stats.gmean(table, axis=None) == pytest.approx(np.prod(table) ** (1 / 6), rel=1e-14)
     assert stats.gmean(pd.Series([1.0, 10.0, 100.0])) == pytest.approx(10.0, rel=1e-14)
+    assert stats.gmean(np.ones((3, 0))).shape == (0,)  # no widths selected: nothing to plot
 
 
 @pytest.mark.parametrize("values, match", [
@@ -171,7 +172,8 @@ def test_gmean_by_hand():
     ([[1.0, 2.0], [-3.0, 1.0]], r"got values\[1, 0\]=-3.0"),
     ([1.0, np.inf], r"got values\[1\]=inf"),
     ([np.nan], r"got values\[0\]=nan"),
-    ([], "must not be empty"),
+    ([], r"no entries to average along axis=0, got shape \(0,\)"),
+    (np.ones((0, 3)), r"no entries to average along axis=0, got shape \(0, 3\)"),
 ])
 def test_gmean_rejects_bad_values(values, match):
     with pytest.raises(ValueError, match=match):
