@@ -1,13 +1,14 @@
 """ntklib: the computations behind the lecture notes on wide networks as linear models.
 
-Layers (lower never imports higher): data → models → kernels → dynamics → bounds →
-experiments → plotting; ``claims`` and ``config`` stand apart. Importing ntklib first silences
+Layers (lower never imports higher): data, stats → models → kernels → dynamics → bounds →
+experiments → plotting (``stats``: power-law fits, geometric means, RMSE, relative errors; it sits
+beside ``data`` at the bottom); ``claims`` and ``config`` stand apart. Importing ntklib first silences
 TensorFlow's start-up logging (neural-tangents imports TensorFlow).
 """
 
 from . import _quiet  # noqa: F401  (must run before jax / tensorflow are imported)
-from . import claims, config, data, dynamics, experiments, kernels, models  # noqa: E402
+from . import claims, config, data, dynamics, experiments, kernels, models, stats  # noqa: E402
 
 __version__ = "0.1.0"
 
-__all__ = ["claims", "config", "data", "dynamics", "experiments", "kernels", "models", "__version__"]
+__all__ = ["claims", "config", "data", "dynamics", "experiments", "kernels", "models", "stats", "__version__"]

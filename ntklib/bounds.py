@@ -33,6 +33,7 @@ from .data import Dataset
 from .dynamics import LinearPredictor, gradient_descent, log_steps
 from .kernels import empirical_ntk, layer_jacobian_factors
 from .models import MLP, Model, Params, check_model, parameter_distance
+from .stats import relative_error
 
 # ----------------------------------------------------------------------------- residuals
 
@@ -340,7 +341,7 @@ class RunMeasurements:
             "lipschitz": float(self.jacobian_distance[last] / self.param_distance[last]),
             "lipschitz_random": float(self.jacobian_distance_random / self.param_distance[last]),
             "kernel_init_error": float(np.linalg.norm(self.theta_0 - full)),
-            "kernel_init_rel_error": float(np.linalg.norm(self.theta_0 - full) / np.linalg.norm(full)),
+            "kernel_init_rel_error": relative_error(self.theta_0, full),
             "max_contraction": float(np.max(ratios)),
             "contraction_bound": bound,
             "decay_rate": decay_rate(t_steps, self.residual_norms),

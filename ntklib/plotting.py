@@ -10,7 +10,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import seaborn as sns
 
-from .experiments import PowerLaw, fit_power_law
+from . import stats
 
 PALETTE = "viridis"
 
@@ -37,14 +37,14 @@ def guide_line(ax, widths, exponent: float, anchor: float, *, label: str | None 
             label=label if label is not None else rf"$\propto n^{{{exponent:g}}}$", **kw)
 
 
-def scaling_plot(ax, widths, values, *, label: str, color=None, fit: PowerLaw | None = None,
-                 marker: str = "o") -> PowerLaw:
+def scaling_plot(ax, widths, values, *, label: str, color=None, fit: stats.PowerLaw | None = None,
+                 marker: str = "o") -> stats.PowerLaw:
     """Log-log plot of ``values`` ((W,) or (S, W) over seeds: mean ± spread) against width,
     with the fitted power law drawn and its exponent ± uncertainty in the legend."""
     widths = np.asarray(widths, dtype=float)
     values = np.asarray(values, dtype=float)
-    fit = fit or fit_power_law(widths, values)
-    center = np.exp(np.log(values).mean(axis=0)) if values.ndim == 2 else values
+    fit = fit or stats.fit_power_law(widths, values)
+    center = stats.gmean(values, axis=0) if values.ndim == 2 else values
     line, = ax.plot(widths, center, marker=marker, ls="none", color=color)
     if values.ndim == 2 and values.shape[0] > 1:
         ax.fill_between(widths, values.min(axis=0), values.max(axis=0), color=line.get_color(), alpha=0.2, lw=0)

@@ -252,14 +252,12 @@ def test_linearized_ode_bad_inputs():
 # ----------------------------------------------------------------------------- metrics and helpers
 
 
-def test_accuracy_and_rmse_on_known_inputs():
+def test_accuracy_on_known_inputs():
     y = np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 0.0], [0.0, 1.0]])
     f = np.array([[2.0, 1.0], [0.0, 3.0], [0.0, 1.0], [5.0, 1.0]])
     assert bx.accuracy(f, y) == 0.5
     np.testing.assert_allclose(bx.accuracy(np.stack([f, y]), y), [0.5, 1.0])
     assert bx.accuracy(np.array([[0.3], [-2.0], [1.0]]), np.array([[1.0], [-1.0], [-1.0]])) == pytest.approx(2 / 3)
-    assert bx.rmse(np.array([3.0, 0.0]), np.array([0.0, 4.0])) == pytest.approx(np.sqrt(12.5))
-    np.testing.assert_allclose(bx.rmse(np.zeros((2, 3)), np.array([[1.0] * 3, [2.0] * 3]), axis=1), [1.0, 2.0])
     with pytest.raises(ValueError, match="target shape"):
         bx.accuracy(f[:3], y)
 

@@ -1,80 +1,16 @@
-"""Width sweeps and power-law fits shared by the chapters; chapter-specific runners live in submodules."""
+"""Width sweeps shared by the chapters (their power-law fits: :mod:`ntklib.stats`); chapter-specific
+runners live in submodules."""
 
 from __future__ import annotations
 
 import os
 import sys
-from dataclasses import dataclass
 from typing import Callable, Iterable, Mapping
 
 import numpy as np
 import pandas as pd
 
 from .. import _validate as v
-
-
-@dataclass(frozen=True)
-class PowerLaw:
-    """value ≈ prefactor · width^exponent; ``stderr`` and the 95% interval [ci_low, ci_high]."""
-
-    exponent: float
-    stderr: float
-    ci_low: float
-    ci_high: float
-    prefactor: float
-    method: str
-
-    def __str__(self) -> str:
-        return f"{self.exponent:.2f} ± {self.stderr:.2f}"
-
-    def predict(self, widths) -> np.ndarray:
-        return self.prefactor * np.asarray(widths, dtype=float) ** self.exponent
-
-
-def _ols_slope(logx: np.ndarray, logy: np.ndarray) -> tuple[float, float, float]:
-    """Least-squares slope, intercept and the slope's standard error."""
-    design = np.stack([logx, np.ones_like(logx)], axis=1)
-    coef, *_ = np.linalg.lstsq(design, logy, rcond=None)
-    dof = len(logx) - 2
-    if dof > 0:
-        resid = logy - design @ coef
-        sigma2 = float(resid @ resid) / dof
-        se = float(np.sqrt(sigma2 / np.sum((logx - logx.mean()) ** 2)))
-    else:
-        se = float("nan")
-    return float(coef[0]), float(coef[1]), se
-
-
-def fit_power_law(widths, values, *, n_boot: int = 2000, seed: int = 0) -> PowerLaw:
-    """Fit log value = log c + p·log width.
-
-    ``values`` of shape (W,) — one value per width: ordinary least squares, standard error and a
-    t-interval. Shape (S, W) — S seeds: the fit is to the per-width geometric mean over seeds and
-    the uncertainty is a bootstrap over seeds (``n_boot`` resamples; stderr = bootstrap std,
-    interval = 2.5/97.5 percentiles).
-    """
-    widths = v.finite_array("widths", widths, ndim=1).astype(np.float64)
-    values = v.finite_array("values", values, ndim=(1, 2)).astype(np.float64)
-    if values.shape[-1] != widths.size:
-        raise ValueError(f"values must have one column per width ({widths.size}), got shape {values.shape}")
-    if widths.size < 3:
-        raise ValueError(f"a power-law fit with an uncertainty needs >= 3 widths, got {widths.size}")
-    if np.any(widths <= 0) or np.any(values <= 0):
-        raise ValueError("widths and values must be > 0 for a log-log fit, got "
-                         f"min width {widths.min()}, min value {values.min()}")
-    logx, logy = np.log(widths), np.log(values)
-    if logy.ndim == 1 or logy.shape[0] == 1:
-        slope, icpt, se = _ols_slope(logx, logy.reshape(-1))
-        from scipy import stats
-
-        half = float(stats.t.ppf(0.975, widths.size - 2)) * se
-        return PowerLaw(slope, se, slope - half, slope + half, float(np.exp(icpt)), "ols")
-    slope, icpt, _ = _ols_slope(logx, logy.mean(axis=0))
-    rng = np.random.default_rng(seed)
-    idx = rng.integers(0, logy.shape[0], size=(v.positive_int("n_boot", n_boot), logy.shape[0]))
-    boot = np.array([_ols_slope(logx, logy[i].mean(axis=0))[0] for i in idx])
-    lo, hi = np.percentile(boot, [2.5, 97.5])
-    return PowerLaw(slope, float(boot.std(ddof=1)), float(lo), float(hi), float(np.exp(icpt)), "bootstrap")
 
 
 def progress(iterable: Iterable, *, total: int | None = None, desc: str = ""):
@@ -119,6 +55,6 @@ def width_sweep(run: Callable[[int, int], Mapping[str, float]], widths, seeds, *
 
 
 def pivot_seeds(frame: pd.DataFrame, metric: str) -> tuple[np.ndarray, np.ndarray]:
-    """(widths, values of shape (S, W)) from a :func:`width_sweep` frame, ready for fit_power_law."""
+    """(widths, values of shape (S, W)) from a :func:`width_sweep` frame, ready for :func:`ntklib.stats.fit_power_law`."""
     table = frame.pivot(index="seed", columns="width", values=metric).sort_index(axis=1)
     return table.columns.to_numpy(), table.to_numpy()

@@ -31,6 +31,7 @@ from .. import dynamics, kernels, models
 from ..data import Dataset
 from ..dynamics import TrainResult
 from ..models import Params
+from ..stats import rmse
 from . import progress
 
 nt = models.nt
@@ -52,12 +53,6 @@ def accuracy(f, y) -> np.ndarray:
     if y.shape[1] == 1:
         return np.mean(np.sign(f[..., 0]) == np.sign(y[:, 0]), axis=-1)
     return np.mean(np.argmax(f, axis=-1) == np.argmax(y, axis=-1), axis=-1)
-
-
-def rmse(a, b, axis=None) -> np.ndarray:
-    """Root mean squared difference √⟨(a − b)²⟩ over all axes, or over ``axis``."""
-    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
-    return np.sqrt(np.mean((a - b) ** 2, axis=axis))
 
 
 # ----------------------------------------------------------------------------- net and f_lin, trained

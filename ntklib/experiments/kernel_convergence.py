@@ -32,6 +32,7 @@ from ..dynamics import log_steps, train
 from ..kernels import (_mlp_ntk, analytic_kernels, analytic_ntk, divergence_learning_rate,
                        empirical_nngp, empirical_ntk, eta_critical)
 from ..models import Model, Params, forward_features, mlp, nt
+from ..stats import relative_error
 from . import progress
 
 BRUTE, NTKLIB, NT_JAC, NT_NTVP = ("brute force J Jᵀ", "ntklib", "NT jacobian contraction",
@@ -39,15 +40,6 @@ BRUTE, NTKLIB, NT_JAC, NT_NTVP = ("brute force J Jᵀ", "ntklib", "NT jacobian c
 METHODS = (BRUTE, NTKLIB, NT_JAC, NT_NTVP)
 NT_IMPLEMENTATIONS = ("jacobian_contraction", "ntk_vector_products")
 BYTES_PER_FLOAT = 4  # float32
-
-
-def relative_error(estimate, reference) -> float:
-    """||estimate − reference||_F / ||reference||_F, in float64."""
-    estimate = np.asarray(estimate, dtype=np.float64)
-    reference = np.asarray(reference, dtype=np.float64)
-    if estimate.shape != reference.shape:
-        raise ValueError(f"shapes differ: estimate {estimate.shape}, reference {reference.shape}")
-    return float(np.linalg.norm(estimate - reference) / np.linalg.norm(reference))
 
 
 # ----------------------------------------------------------------------------- implementations
@@ -277,7 +269,7 @@ def error_table(frame: pd.DataFrame, metric: str, *, samples: int | None = None,
     """(axis values, errors of shape (replicates, ·)) from :func:`monte_carlo_errors`.
 
     Give ``samples`` to get errors against width at that M, or ``width`` to get errors against M
-    at that width — ready for :func:`ntklib.experiments.fit_power_law`.
+    at that width — ready for :func:`ntklib.stats.fit_power_law`.
     """
     if (samples is None) == (width is None):
         raise ValueError(f"give exactly one of samples or width, got samples={samples}, width={width}")

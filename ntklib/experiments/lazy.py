@@ -42,7 +42,8 @@ from .. import _validate as v
 from .. import dynamics, kernels, models
 from ..data import Dataset
 from ..models import Model, Params
-from . import PowerLaw, fit_power_law, pivot_seeds, width_sweep
+from ..stats import PowerLaw, fit_power_law, relative_error
+from . import pivot_seeds, width_sweep
 
 #: a learning rate: a number, a per-leaf pytree, or a function (network, params) -> either
 LearningRate = Any
@@ -94,11 +95,6 @@ def _rms_change(f1, f0) -> float:
     return float(np.sqrt(np.mean(np.sum(diff ** 2, axis=-1))))
 
 
-def _relative_frobenius(a, b) -> float:
-    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
-    return float(np.linalg.norm(a - b) / np.linalg.norm(b))
-
-
 def lazy_metrics(network: Model, params_0: Params, params_t: Params, x_train, *, lr=None,
                  max_kernel_change: float = 0.5) -> dict[str, float]:
     """Weight and kernel metrics between ``params_0`` and ``params_t`` (see the module table).
@@ -115,9 +111,9 @@ def lazy_metrics(network: Model, params_0: Params, params_t: Params, x_train, *,
     out["max_abs_dtheta"] = _max_abs_change(params_0, params_t)
     theta_0 = kernels.empirical_ntk(network, params_0, x_train)
     theta_t = kernels.empirical_ntk(network, params_t, x_train)
-    out["kernel_change"] = _relative_frobenius(theta_t, theta_0)
-    out["nngp_change"] = _relative_frobenius(kernels.empirical_nngp(network, params_t, x_train),
-                                             kernels.empirical_nngp(network, params_0, x_train))
+    out["kernel_change"] = relative_error(theta_t, theta_0)
+    out["nngp_change"] = relative_error(kernels.empirical_nngp(network, params_t, x_train),
+                                        kernels.empirical_nngp(network, params_0, x_train))
     sym = (np.asarray(theta_0, np.float64) + np.asarray(theta_0, np.float64).T) / 2
     eta_c = kernels.eta_critical(sym)  # full (Nk × Nk) kernel: 2·Nk/(λ_min + λ_max)
     out["eta_critical_emp"] = eta_c

@@ -21,6 +21,7 @@ from ..data import Dataset
 from ..dynamics import LinearPredictor, gradient_descent, log_steps
 from ..kernels import analytic_ntk, empirical_ntk, eta_critical
 from ..models import Model, Params, forward_features
+from ..stats import relative_error, rmse
 from . import progress
 
 OUTCOMES = ("linear", "catapult", "stuck", "diverged")
@@ -84,13 +85,13 @@ def lr_run(network: Model, params: Params, data: Dataset, *, lr: float, steps: i
     if not res.diverged:
         out["loss_ratio"] = float(res.loss_train[-1]) / loss0
         theta_t = empirical_ntk(network, res.params_final, data.x_train).astype(np.float64)
-        out["kernel_change"] = float(np.linalg.norm(theta_t - theta0) / np.linalg.norm(theta0))
+        out["kernel_change"] = relative_error(theta_t, theta0)
         out["dead_fraction"] = dead_fraction(network, res.params_final, data.x_train)
         if not lin_diverged:
             theta_x = empirical_ntk(network, params, data.x_test, data.x_train)
             _, flin_test = LinearPredictor.from_kernels(theta0, theta_x, res.f_train[0], res.f_test[0],
                                                         data.y_train).predict(steps, lr=lr)
-            out["lin_gap_test"] = float(np.sqrt(np.mean((res.f_test[-1] - flin_test) ** 2)))
+            out["lin_gap_test"] = float(rmse(res.f_test[-1], flin_test))
     out["outcome"] = classify(out["nn_diverged"], lin_diverged, out["loss_ratio"])
     return out
 

@@ -21,6 +21,7 @@ from .. import data as data_mod
 from .. import dynamics, kernels, models
 from ..data import Dataset
 from ..models import Model, Params
+from ..stats import fit_power_law, rmse
 from . import progress
 
 KernelFn = Callable[[np.ndarray, np.ndarray | None], tuple[np.ndarray, np.ndarray]]
@@ -42,12 +43,6 @@ def analytic_kernel_fn(network: Model) -> KernelFn:
                                           sigma_b2=network.sigma_b2)
     return lambda x1, x2=None: tuple(np.asarray(a, np.float64)
                                      for a in kernels.analytic_kernels(network, x1, x2))
-
-
-def rmse(a, b, axis=None) -> np.ndarray:
-    """Root mean squared difference √⟨(a − b)²⟩ (over all axes, or over ``axis``)."""
-    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
-    return np.sqrt(np.mean((a - b) ** 2, axis=axis))
 
 
 def flatten_params(params: Params) -> np.ndarray:
@@ -392,9 +387,9 @@ def fit_by_case(frame: pd.DataFrame, metric: str = "rmse_empirical") -> dict:
     """Power law ``metric`` ∝ width^p for every (depth, n_train) of a :func:`rmse_vs_width` frame.
 
     Returns {(depth, n_train): (widths, values (S, W), PowerLaw)} with the bootstrap over seeds
-    of :func:`ntklib.experiments.fit_power_law`.
+    of :func:`ntklib.stats.fit_power_law`.
     """
-    from . import fit_power_law, pivot_seeds
+    from . import pivot_seeds
 
     out = {}
     for (depth, n_train), group in frame.groupby(["depth", "n_train"]):
