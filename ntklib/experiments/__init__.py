@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Callable, Iterable, Mapping
+import itertools
+from typing import Callable, Iterable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -35,23 +36,50 @@ def _in_notebook() -> bool:
         return False
 
 
+Row = Mapping[str, object]
+
+
+def sweep(run: Callable[..., Row | Sequence[Row]], axes: Mapping[str, Sequence], *,
+          desc: str = "sweep") -> pd.DataFrame:
+    """The one sweep helper: call ``run(**point)`` at every point of the grid ``axes`` and return a
+    tidy DataFrame, one progress bar for the whole grid.
+
+    ``axes`` maps each argument name to its values; the grid is their Cartesian product, the
+    first axis outermost (put the architecture axes first, so a jit-compiled step built for one
+    model is reused across the inner axes). ``run`` returns one row (a mapping of metrics) or a
+    list of rows (e.g. one per recorded step); each row is prefixed with the point's values.
+
+    >>> sweep(lambda width, seed: {"value": width + seed}, {"width": [2, 4], "seed": [0, 1]})
+       width  seed  value
+    0      2     0      2
+    1      2     1      3
+    2      4     0      4
+    3      4     1      5
+    """
+    if not axes:
+        raise ValueError("sweep needs at least one axis")
+    values = {name: list(vals) for name, vals in axes.items()}
+    for name, vals in values.items():
+        if not vals:
+            raise ValueError(f"sweep axis {name!r} has no values")
+    points = list(itertools.product(*values.values()))
+    rows = []
+    for point in progress(points, total=len(points), desc=desc):
+        kwargs = dict(zip(values, point))
+        out = run(**kwargs)
+        for row in ([out] if isinstance(out, Mapping) else out):
+            rows.append({**kwargs, **dict(row)})
+    return pd.DataFrame(rows)
+
+
 def width_sweep(run: Callable[[int, int], Mapping[str, float]], widths, seeds, *,
                 desc: str = "width sweep") -> pd.DataFrame:
-    """Call ``run(width, seed)`` for every pair; return a tidy DataFrame with one row per run.
-
-    ``run`` returns a mapping of scalar metrics; the frame has columns width, seed and one per
-    metric. Widths are the outer loop so a jit-compiled step is reused across seeds.
-    """
+    """:func:`sweep` over widths (outer) and seeds: ``run(width, seed)`` returns a row of metrics."""
     widths = [v.positive_int("width", int(w)) for w in widths]
     seeds = [v.nonnegative_int("seed", int(s)) for s in seeds]
     if not widths or not seeds:
         raise ValueError(f"width_sweep needs at least one width and one seed, got {widths}, {seeds}")
-    rows = []
-    pairs = [(w, s) for w in widths for s in seeds]
-    for w, s in progress(pairs, total=len(pairs), desc=desc):
-        metrics = dict(run(w, s))
-        rows.append({"width": w, "seed": s, **metrics})
-    return pd.DataFrame(rows)
+    return sweep(lambda width, seed: run(width, seed), {"width": widths, "seed": seeds}, desc=desc)
 
 
 def pivot_seeds(frame: pd.DataFrame, metric: str) -> tuple[np.ndarray, np.ndarray]:

@@ -32,7 +32,7 @@ from ..data import Dataset
 from ..dynamics import TrainResult
 from ..models import Params
 from ..stats import rmse
-from . import progress
+from . import sweep
 
 nt = models.nt
 
@@ -245,10 +245,13 @@ def width_pairs(make_network: Callable[[int], object], data: Dataset, widths: Se
     widths = [v.positive_int("width", int(w)) for w in widths]
     seed = v.nonnegative_int("seed", seed)
     runs = {}
-    for width in progress(widths, desc="widths"):
+
+    def run(width: int) -> dict:
         net = make_network(width)
-        params0 = net.init(seed, data.input_dim)
-        runs[width] = train_pair(net.apply_fn, params0, data, **train_kwargs)
+        runs[width] = train_pair(net.apply_fn, net.init(seed, data.input_dim), data, **train_kwargs)
+        return {}
+
+    sweep(run, {"width": widths}, desc="widths")
     return runs
 
 
@@ -300,18 +303,18 @@ def channel_sweep(spec: models.Spec, data: Dataset, channels: Sequence[int], *, 
         raise TypeError(f"spec must be an image-model spec with a channels field, got {spec!r}")
     channels = [v.positive_int("channels", int(c)) for c in channels]
     seeds = [v.nonnegative_int("seed", int(s)) for s in seeds]
-    rows, runs = [], {}
-    for c in progress(channels, desc="channels"):
-        net = models.build(dataclasses.replace(spec, channels=c, out_dim=data.out_dim))
-        for seed in seeds:
-            params0 = net.init(seed, data.input_dim)
-            run = train_pair(net.apply_fn, params0, data, lr=lr, steps=steps, record=record,
-                             momentum=momentum)
-            if seed == seeds[0]:
-                runs[c] = run
-            rows.append(dict(channels=c, seed=seed, parameters=models.parameter_count(params0),
-                             **run.summary()))
-    return pd.DataFrame(rows), runs
+    runs = {}
+
+    def run(channels: int, seed: int) -> dict:
+        net = models.build(dataclasses.replace(spec, channels=channels, out_dim=data.out_dim))
+        params0 = net.init(seed, data.input_dim)
+        pair = train_pair(net.apply_fn, params0, data, lr=lr, steps=steps, record=record,
+                          momentum=momentum)
+        if seed == seeds[0]:
+            runs[channels] = pair
+        return dict(parameters=models.parameter_count(params0), **pair.summary())
+
+    return sweep(run, {"channels": channels, "seed": seeds}, desc="channels"), runs
 
 
 # ----------------------------------------------------------------------------- parameterizations (Fig. S7)
@@ -339,22 +342,22 @@ def parameterization_lr_sweep(data: Dataset, eta0s: Sequence[float], *, width: i
     params_ntk = ntk_net.init(v.nonnegative_int("seed", seed), data.input_dim)
     starts = {"ntk": (ntk_net, params_ntk, 1.0),
               "standard": (std_net, models.ntk_to_standard_params(ntk_net, params_ntk), 1.0 / width)}
-    rows = []
-    pairs = [(par, e) for par in starts for e in eta0s]
-    for par, eta0 in progress(pairs, desc="learning rates"):
-        net, params, factor = starts[par]
+
+    def run(parameterization: str, eta0: float) -> dict:
+        net, params, factor = starts[parameterization]
         res = dynamics.gradient_descent(net.apply_fn, params, data.x_train, data.y_train,
                                         lr=eta0 * factor, steps=steps, x_test=data.x_test,
                                         y_test=data.y_test, record=[0, steps], loss=loss,
                                         batch_size=batch_size, allow_divergence=True)
         ok = not res.diverged and res.steps[-1] == steps
-        rows.append(dict(
-            parameterization=par, eta0=eta0, lr=eta0 * factor, diverged=not ok,
+        return dict(
+            lr=eta0 * factor, diverged=not ok,
             acc_train=float(accuracy(res.f_train[-1], data.y_train)) if ok else np.nan,
             acc_test=float(accuracy(res.f_test[-1], data.y_test)) if ok else np.nan,
             loss_train=float(res.loss_train[-1]) if ok else np.nan,
-            loss_test=float(res.loss_test[-1]) if ok else np.nan))
-    return pd.DataFrame(rows)
+            loss_test=float(res.loss_test[-1]) if ok else np.nan)
+
+    return sweep(run, {"parameterization": list(starts), "eta0": eta0s}, desc="learning rates")
 
 
 def curve_gap(frame: pd.DataFrame, metric: str = "acc_test") -> dict[str, float]:

@@ -33,7 +33,7 @@ from ..kernels import (_mlp_ntk, analytic_kernels, analytic_ntk, divergence_lear
                        empirical_nngp, empirical_ntk, eta_critical)
 from ..models import Model, Params, forward_features, mlp, nt
 from ..stats import relative_error
-from . import progress
+from . import sweep
 
 BRUTE, NTKLIB, NT_JAC, NT_NTVP = ("brute force J Jᵀ", "ntklib", "NT jacobian contraction",
                                   "NT NTK-vector products")
@@ -184,14 +184,16 @@ def time_ntk_implementations(configs: Sequence[tuple[int, int]], *, depth: int, 
     repeats = v.positive_int("repeats", repeats)
     for m in methods:
         v.choice("method", m, METHODS)
-    rows = []
     configs = [(v.positive_int("width", int(w)), v.positive_int("n_examples", int(n))) for w, n in configs]
-    for width, n in progress(configs, total=len(configs), desc="timing"):
+
+    def run(config: tuple[int, int]) -> list[dict]:
+        width, n = config
         net = mlp(depth, width, activation=activation, out_dim=out_dim)
         params = net.init(seed, input_dim)
         x = jnp.asarray(gaussian_inputs(n, input_dim, seed=seed))
         fns = ntk_functions(net)
         mem = ntk_memory(net, n, input_dim)
+        rows = []
         for name in methods:
             fns[name](params, x, x)  # compile
             best = math.inf
@@ -200,7 +202,9 @@ def time_ntk_implementations(configs: Sequence[tuple[int, int]], *, depth: int, 
                 fns[name](params, x, x)
                 best = min(best, time.perf_counter() - start)
             rows.append({"method": name, "width": width, "n_examples": n, "seconds": best, **mem})
-    return pd.DataFrame(rows)
+        return rows
+
+    return sweep(run, {"config": configs}, desc="timing").drop(columns="config")
 
 
 # ----------------------------------------------------------------------------- Fig. S9 / S10
@@ -245,11 +249,12 @@ def monte_carlo_errors(x, *, depth: int, widths: Sequence[int], samples: Sequenc
     make = lambda w: mlp(depth, w, activation=activation, sigma_w2=sigma_w2, sigma_b2=sigma_b2)
     nngp_inf, ntk_inf = (np.asarray(k, np.float64) for k in analytic_kernels(make(widths[0]), x))
     wanted = set(samples)
-    rows = []
     base = jax.random.PRNGKey(seed)
-    for width in progress(widths, desc=f"Monte Carlo, depth {depth}"):
+
+    def run(width: int) -> list[dict]:
         sample = _kernel_sampler(make(width), int(x.shape[1]))
         width_key = jax.random.fold_in(base, width)
+        rows = []
         for r in range(replicates):
             sum_ntk = np.zeros_like(ntk_inf)
             sum_nngp = np.zeros_like(nngp_inf)
@@ -258,10 +263,13 @@ def monte_carlo_errors(x, *, depth: int, widths: Sequence[int], samples: Sequenc
                 sum_ntk += np.asarray(ntk, np.float64)
                 sum_nngp += np.asarray(nngp, np.float64)
                 if m in wanted:
-                    rows.append({"depth": depth, "width": width, "samples": m, "replicate": r,
+                    rows.append({"depth": depth, "samples": m, "replicate": r,
                                  "ntk_error": relative_error(sum_ntk / m, ntk_inf),
                                  "nngp_error": relative_error(sum_nngp / m, nngp_inf)})
-    return pd.DataFrame(rows)
+        return rows
+
+    frame = sweep(run, {"width": widths}, desc=f"Monte Carlo, depth {depth}")
+    return frame[["depth", "width", "samples", "replicate", "ntk_error", "nngp_error"]]
 
 
 def error_table(frame: pd.DataFrame, metric: str, *, samples: int | None = None,
@@ -400,19 +408,20 @@ def kernel_change_sweep(data: Dataset, *, widths: Sequence[int], seeds: Sequence
     eta_c = eta_critical(analytic_ntk(make(widths[0]), data.x_train), out_dim=data.out_dim)
     lr = lr_fraction * eta_c
     record = log_steps(steps, v.positive_int("num_records", num_records))
-    traj, final = [], []
-    pairs = [(w, s) for w in widths for s in seeds]
-    for width, seed in progress(pairs, total=len(pairs), desc="kernel change"):
+    traj = []
+
+    def run(width: int, seed: int) -> dict:
         net = make(width)
-        run = kernel_change(net, net.init(seed, data.input_dim), data, lr=lr, steps=steps, record=record)
-        for i in range(run.steps.size):
-            traj.append({"width": width, "seed": seed, "step": int(run.steps[i]), "time": float(run.times[i]),
-                         "ntk_change": run.ntk_change[i], "nngp_change": run.nngp_change[i],
-                         "loss_train": float(run.loss_train[i])})
-        final.append({"width": width, "seed": seed, "ntk_change": run.ntk_change[-1],
-                      "nngp_change": run.nngp_change[-1], "loss_initial": float(run.loss_train[0]),
-                      "loss_final": float(run.loss_train[-1])})
-    return KernelChangeSweep(lr, eta_c, pd.DataFrame(traj), pd.DataFrame(final))
+        res = kernel_change(net, net.init(seed, data.input_dim), data, lr=lr, steps=steps, record=record)
+        for i in range(res.steps.size):
+            traj.append({"width": width, "seed": seed, "step": int(res.steps[i]), "time": float(res.times[i]),
+                         "ntk_change": res.ntk_change[i], "nngp_change": res.nngp_change[i],
+                         "loss_train": float(res.loss_train[i])})
+        return {"ntk_change": res.ntk_change[-1], "nngp_change": res.nngp_change[-1],
+                "loss_initial": float(res.loss_train[0]), "loss_final": float(res.loss_train[-1])}
+
+    final = sweep(run, {"width": widths, "seed": seeds}, desc="kernel change")
+    return KernelChangeSweep(lr, eta_c, pd.DataFrame(traj), final)
 
 
 # ----------------------------------------------------------------------------- spectra

@@ -22,7 +22,7 @@ from ..dynamics import LinearPredictor, gradient_descent, log_steps
 from ..kernels import analytic_ntk, empirical_ntk, eta_critical
 from ..models import Model, Params, forward_features
 from ..stats import relative_error, rmse
-from . import progress
+from . import sweep
 
 OUTCOMES = ("linear", "catapult", "stuck", "diverged")
 
@@ -110,19 +110,22 @@ def learning_rate_sweep(networks: Mapping[str, Model], data: Dataset, multiplier
     if not mults:
         raise ValueError("multipliers must not be empty")
     seeds = [v.nonnegative_int("seed", int(s)) for s in seeds]
-    jobs = [(name, s, c) for name in networks for s in seeds for c in mults]
     eta_c = {name: eta_critical(analytic_ntk(net, data.x_train), out_dim=data.out_dim)
              for name, net in networks.items()}
-    rows, init = [], {}
-    for name, seed, c in progress(jobs, total=len(jobs), desc="learning-rate sweep"):
-        net = networks[name]
-        if (name, seed) not in init:
-            init[(name, seed)] = net.init(seed, data.input_dim)
-        run = lr_run(net, init[(name, seed)], data, lr=c * eta_c[name], steps=steps, eta_crit=eta_c[name])
+    init = {}
+
+    def run(net: str, seed: int, c: float) -> dict:
+        if (net, seed) not in init:
+            init[(net, seed)] = networks[net].init(seed, data.input_dim)
+        out = lr_run(networks[net], init[(net, seed)], data, lr=c * eta_c[net], steps=steps,
+                     eta_crit=eta_c[net])
         # c is the grid value itself: lr/η_crit can differ from it in the last bit, which would
         # split one column of the grid into two for a network whose η_crit rounds differently.
-        rows.append({"net": name, "seed": seed, "eta_crit": eta_c[name], **run, "c": c})
-    return pd.DataFrame(rows)
+        return {"eta_crit": eta_c[net], **{k: val for k, val in out.items() if k != "c"}}
+
+    frame = sweep(run, {"net": list(networks), "seed": seeds, "c": mults}, desc="learning-rate sweep")
+    first = ["net", "seed", "eta_crit", "c"]
+    return frame[first + [col for col in frame.columns if col not in first]]
 
 
 def boundaries(frame: pd.DataFrame) -> pd.DataFrame:

@@ -22,7 +22,7 @@ from .. import dynamics, kernels, models
 from ..data import Dataset
 from ..models import Model, Params
 from ..stats import fit_power_law, rmse
-from . import progress
+from . import sweep
 
 KernelFn = Callable[[np.ndarray, np.ndarray | None], tuple[np.ndarray, np.ndarray]]
 
@@ -204,23 +204,26 @@ def rmse_vs_width(widths: Sequence[int], cases: Sequence[dict], *, seeds: Sequen
         raise ValueError(f"lr_fraction must be < 1 (a fraction of η_critical), got {lr_fraction}")
     if not cases:
         raise ValueError("cases must name at least one (depth, n_train)")
-    rows = []
-    for case in progress(cases, desc="cases"):
-        depth = v.positive_int("depth", case["depth"])
-        n_train = v.positive_int("n_train", case["n_train"])
-        ds = data_mod.digits(n_train, n_test, binary=True, seed=data_seed)
-        kern = analytic_kernel_fn(models.mlp(depth, 1, activation=activation, sigma_w2=sigma_w2,
-                                             sigma_b2=sigma_b2))
-        theta, theta_x = kern(ds.x_train)[1], kern(ds.x_test, ds.x_train)[1]
-        lr = lr_fraction * kernels.eta_critical(theta)
-        for width in widths:
-            net = models.mlp(depth, width, activation=activation, sigma_w2=sigma_w2, sigma_b2=sigma_b2)
-            out = final_rmse(net, ds, seeds=seeds, lr=lr, steps=steps, analytic=(theta, theta_x))
-            for m, seed in enumerate(seeds):
-                rows.append(dict(depth=depth, n_train=n_train, width=width, seed=int(seed), lr=lr,
-                                 rmse_empirical=float(out["rmse_empirical"][m]),
-                                 rmse_analytic=float(out["rmse_analytic"][m])))
-    return pd.DataFrame(rows)
+    prepared = {}
+
+    def run(case: int, width: int) -> list[dict]:
+        if case not in prepared:  # data, analytic kernels and rate of a case: once per case
+            depth = v.positive_int("depth", cases[case]["depth"])
+            n_train = v.positive_int("n_train", cases[case]["n_train"])
+            ds = data_mod.digits(n_train, n_test, binary=True, seed=data_seed)
+            kern = analytic_kernel_fn(models.mlp(depth, 1, activation=activation, sigma_w2=sigma_w2,
+                                                 sigma_b2=sigma_b2))
+            theta, theta_x = kern(ds.x_train)[1], kern(ds.x_test, ds.x_train)[1]
+            prepared[case] = (depth, n_train, ds, theta, theta_x, lr_fraction * kernels.eta_critical(theta))
+        depth, n_train, ds, theta, theta_x, lr = prepared[case]
+        net = models.mlp(depth, width, activation=activation, sigma_w2=sigma_w2, sigma_b2=sigma_b2)
+        out = final_rmse(net, ds, seeds=seeds, lr=lr, steps=steps, analytic=(theta, theta_x))
+        return [dict(depth=depth, n_train=n_train, seed=int(seed), lr=lr,
+                     rmse_empirical=float(out["rmse_empirical"][m]),
+                     rmse_analytic=float(out["rmse_analytic"][m])) for m, seed in enumerate(seeds)]
+
+    frame = sweep(run, {"case": list(range(len(cases))), "width": widths}, desc="cases × widths")
+    return frame[["depth", "n_train", "width", "seed", "lr", "rmse_empirical", "rmse_analytic"]]
 
 
 # ----------------------------------------------------------------------------- continuous vs discrete
