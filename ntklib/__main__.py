@@ -13,6 +13,10 @@ import sys
 
 from . import data
 
+__all__ = [
+    "main",
+]
+
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m ntklib", description="ntklib's data commands")

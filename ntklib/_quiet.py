@@ -13,6 +13,10 @@ import importlib
 import os
 import sys
 
+__all__ = [
+    "quiet_import", "import_neural_tangents",
+]
+
 _ENV = {
     "TF_CPP_MIN_LOG_LEVEL": "3",  # TensorFlow C++ logs: errors only
     "TF_ENABLE_ONEDNN_OPTS": "0",  # no "oneDNN custom operations are on" banner

@@ -7,6 +7,11 @@ from collections.abc import Iterable
 
 import numpy as np
 
+__all__ = [
+    "positive_int", "nonnegative_int", "positive_float", "choice", "finite_array",
+    "same_length", "symmetric_matrix",
+]
+
 
 def positive_int(name: str, value) -> int:
     """Return ``value`` as an int, or raise if it is not an integer >= 1."""

@@ -35,6 +35,12 @@ from .kernels import empirical_ntk, layer_jacobian_factors
 from .models import MLP, Model, Params, check_model, parameter_distance
 from .stats import relative_error
 
+__all__ = [
+    "residual_norms", "contraction_ratios", "contraction_bound", "decay_rate", "operator_norm",
+    "kernel_drift", "jacobian_norm", "jacobian_distance", "random_direction", "Gronwall",
+    "gronwall_terms", "RunMeasurements", "measure_run",
+]
+
 # ----------------------------------------------------------------------------- residuals
 
 

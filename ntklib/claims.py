@@ -19,6 +19,11 @@ import math
 import numbers
 from dataclasses import asdict, dataclass
 
+__all__ = [
+    "GLUE_PREFIX", "Claim", "round_value", "glue", "state", "below", "above", "recorded",
+    "reset", "report",
+]
+
 GLUE_PREFIX = "application/papermill.record/"  # myst-nb's glue mime prefix (display=False)
 
 

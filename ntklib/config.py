@@ -9,6 +9,10 @@ from __future__ import annotations
 import os
 from types import MappingProxyType, SimpleNamespace
 
+__all__ = [
+    "SCALES", "scale", "Settings", "settings", "all_settings",
+]
+
 SCALES = ("ci", "paper")
 
 _SETTINGS = {

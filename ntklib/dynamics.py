@@ -22,6 +22,14 @@ from .data import Dataset
 from .kernels import analytic_ntk, divergence_learning_rate, empirical_ntk, eta_critical
 from .models import Model, Params, check_model
 
+__all__ = [
+    "DIVERGENCE_LOSS", "log_steps", "TrainResult", "mse_loss", "cross_entropy_loss", "LOSSES",
+    "gd_update", "heavy_ball_update", "UPDATE_RULES", "step_fn", "gradient_descent",
+    "check_learning_rate", "train", "residual_filter", "LinearPredictor", "linear_predictor",
+    "linearized_outputs", "gp_moments", "nngp_posterior", "linearized_weights",
+    "EnsembleResult", "ensemble_params", "train_ensemble",
+]
+
 DIVERGENCE_LOSS = 1e8  # a training loss above this (or non-finite) counts as divergence
 
 

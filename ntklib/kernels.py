@@ -20,6 +20,12 @@ import numpy as np
 from . import _validate as v
 from .models import MLP, Model, Params, check_model, dense_layers, forward_features, readout_features
 
+__all__ = [
+    "DEFAULT_JACOBIAN_BYTES", "layer_jacobian_factors", "VECTOR_PRODUCT_MAX_COLUMNS",
+    "structured_ntk", "empirical_ntk", "empirical_nngp", "analytic_kernels", "analytic_ntk",
+    "analytic_nngp", "relu_kernels", "erf_kernels", "eta_critical", "divergence_learning_rate",
+]
+
 DEFAULT_JACOBIAN_BYTES = 1 << 30  # 1 GiB: above this the generic path works in blocks of inputs
 
 

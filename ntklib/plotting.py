@@ -12,6 +12,10 @@ import seaborn as sns
 
 from . import stats
 
+__all__ = [
+    "PALETTE", "set_style", "width_colors", "guide_line", "scaling_plot", "finish",
+]
+
 PALETTE = "viridis"
 
 

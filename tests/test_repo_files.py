@@ -273,3 +273,20 @@ def test_make_lock_leaves_out_pip_setuptools_and_wheel(project):
     assert "--all" not in options and "--exclude-editable" in options
     for name in ("pip", "setuptools", "wheel"):
         assert f"--exclude {name}" in " ".join(options)
+
+
+def test_every_ntklib_module_declares_its_public_names():
+    import importlib
+    import pkgutil
+
+    import ntklib
+    import ntklib.experiments
+
+    names = ["ntklib"] + [m.name for m in pkgutil.walk_packages(ntklib.__path__, "ntklib.")
+                          if m.name != "ntklib.__main__"]
+    assert "ntklib.experiments.beyond" in names and "ntklib.stats" in names
+    for name in names:
+        module = importlib.import_module(name)
+        assert hasattr(module, "__all__"), f"{name} has no __all__"
+        missing = [n for n in module.__all__ if not hasattr(module, n)]
+        assert not missing, f"{name}.__all__ names what it lacks: {missing}"

@@ -13,6 +13,10 @@ import pandas as pd
 
 from .. import _validate as v
 
+__all__ = [
+    "progress", "Row", "sweep", "width_sweep", "pivot_seeds",
+]
+
 
 def progress(iterable: Iterable, *, total: int | None = None, desc: str = ""):
     """tqdm.auto progress bar; silent when TQDM_DISABLE is set or stderr is not interactive.

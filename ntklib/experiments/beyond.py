@@ -34,6 +34,12 @@ from ..models import Params
 from ..stats import rmse
 from . import sweep
 
+__all__ = [
+    "accuracy", "PairRun", "train_pair", "closed_form_pair", "own_eta_critical",
+    "linearized_ode", "ode_for_pair", "width_pairs", "logit_deviation", "separation_time",
+    "channel_sweep", "parameterization_lr_sweep", "curve_gap", "separation_table",
+]
+
 nt = models.nt
 
 

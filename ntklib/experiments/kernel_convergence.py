@@ -29,11 +29,20 @@ from .. import _validate as v
 from .. import models
 from ..data import Dataset, gaussian_inputs
 from ..dynamics import log_steps, train
-from ..kernels import (_mlp_ntk, analytic_kernels, analytic_ntk, divergence_learning_rate,
-                       empirical_nngp, empirical_ntk, eta_critical)
+from ..kernels import (analytic_kernels, analytic_ntk, divergence_learning_rate,
+                       empirical_nngp, empirical_ntk, eta_critical, structured_ntk)
 from ..models import Model, Params, forward_features, mlp, nt
 from ..stats import relative_error
 from . import sweep
+
+__all__ = [
+    "METHODS", "NT_IMPLEMENTATIONS", "BYTES_PER_FLOAT", "brute_force_ntk",
+    "neural_tangents_ntk", "ntk_functions", "implementation_gaps",
+    "offdiagonal_output_fraction", "ntk_memory", "time_ntk_implementations",
+    "monte_carlo_errors", "error_table", "error_grid", "JointPowerLaw", "fit_joint_power_law",
+    "KernelChange", "kernel_change", "KernelChangeSweep", "kernel_change_sweep",
+    "spectrum_summary", "spectra",
+]
 
 BRUTE, NTKLIB, NT_JAC, NT_NTVP = ("brute force J Jᵀ", "ntklib", "NT jacobian contraction",
                                   "NT NTK-vector products")
@@ -216,7 +225,7 @@ def _kernel_sampler(network: Model, input_dim: int) -> Callable:
     @jax.jit
     def sample(key, x):
         _, params = network.init_fn(key, (-1, input_dim))
-        ntk = _mlp_ntk(network, params, x, x)
+        ntk = structured_ntk(network.spec)(network, params, x, x)  # the MLP's formula, traceable
         _, inputs = forward_features(network, params, x)
         last = inputs[-1]
         nngp = (network.sigma_w2 / last.shape[-1]) * last @ last.T + network.sigma_b2

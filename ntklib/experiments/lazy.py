@@ -45,6 +45,12 @@ from ..models import Model, Params
 from ..stats import PowerLaw, fit_power_law, relative_error
 from . import pivot_seeds, width_sweep
 
+__all__ = [
+    "LearningRate", "METRICS", "network_factory", "layer_metric_names", "layer_labels",
+    "lazy_metrics", "lazy_run", "lazy_sweep", "stable_widths", "fit_metric", "seed_table",
+    "init_outputs", "parameterization_gap",
+]
+
 #: a learning rate: a number, a per-leaf pytree, or a function (network, params) -> either
 LearningRate = Any
 

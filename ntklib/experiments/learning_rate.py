@@ -24,6 +24,10 @@ from ..models import Model, Params, forward_features
 from ..stats import relative_error, rmse
 from . import sweep
 
+__all__ = [
+    "OUTCOMES", "dead_fraction", "classify", "lr_run", "learning_rate_sweep", "boundaries",
+]
+
 OUTCOMES = ("linear", "catapult", "stuck", "diverged")
 
 

@@ -24,6 +24,13 @@ from ..models import Model, Params
 from ..stats import fit_power_law, rmse
 from . import sweep
 
+__all__ = [
+    "KernelFn", "analytic_kernel_fn", "flatten_params", "LinearizationRun",
+    "net_vs_linearization", "final_rmse", "rmse_vs_width", "continuous_time_error",
+    "EnsembleComparison", "class_pair", "ensemble_vs_gp", "discriminating_pair", "fit_by_case",
+    "weight_slices",
+]
+
 KernelFn = Callable[[np.ndarray, np.ndarray | None], tuple[np.ndarray, np.ndarray]]
 
 
