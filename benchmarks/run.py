@@ -397,13 +397,16 @@ def book_times():
 def widths_reached():
     """The widest networks the ci-scale settings use (from ntklib.config)."""
     rows = []
+    def walk(settings, prefix):
+        for k, val in settings.items():
+            if isinstance(val, dict):
+                yield from walk(val, f"{prefix}{k}.")
+            elif "width" in k:
+                yield f"{prefix}{k}", max(val) if isinstance(val, (list, tuple)) else val
+
     for chapter, scales in ntklib.config.all_settings().items():
-        ci = scales["ci"]
-        keys = [k for k in ci if "width" in k]
-        for k in keys:
-            val = ci[k]
-            top = max(val) if isinstance(val, (list, tuple)) else val
-            rows.append((chapter, k, top))
+        for key, top in walk(scales["ci"], ""):
+            rows.append((chapter, key, top))
     return table(["chapter", "setting", "max width at ci"], rows)
 
 

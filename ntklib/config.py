@@ -15,114 +15,128 @@ __all__ = [
 
 SCALES = ("ci", "paper")
 
+# Each chapter's entry (its id: the notebook name without its number) has the same keys at both
+# scales; a nested dict is one experiment's settings (cfg.momentum.width). *_data / data:
+# "digits" (bundled, offline) at ci, real data (ntklib.data.load: MNIST, CIFAR-10) at paper.
 _SETTINGS = {
     "introduction": {
         "ci": dict(n_train=2, width=4096, depth=3, seeds=(0,)),
         "paper": dict(n_train=2, width=16384, depth=3, seeds=(0,)),
     },
     "ntk": {
-        "ci": dict(agree_n=16, agree_width=256, timing_depth=2, timing_widths=(64, 256, 1024),
-                   timing_n=32, timing_width=256, timing_sizes=(8, 32, 128), timing_repeats=3,
-                   mc_points=16, mc_input_dim=64, mc_widths=tuple(2 ** i for i in range(3, 13)),
-                   mc_samples=tuple(2 ** i for i in range(0, 7)), mc_replicates=4,
-                   mc_deep_samples=(1, 2), mc_deep_replicates=4,
-                   train_n=64, train_widths=(64, 128, 256, 512, 1024), train_seeds=(0, 1, 2),
-                   train_steps=256, train_records=12, lr_fraction=0.5, train_depth=3,
-                   spectrum_depths=(1, 3, 5), block_widths=(64, 128, 256, 512, 1024),
-                   fluct_depths=(1, 2, 4, 8), fluct_width=256),
-        "paper": dict(agree_n=64, agree_width=1024, timing_depth=2, timing_widths=(64, 256, 1024, 4096),
-                      timing_n=32, timing_width=256, timing_sizes=(8, 32, 128, 512), timing_repeats=5,
-                      mc_points=32, mc_input_dim=1024, mc_widths=tuple(2 ** i for i in range(3, 14)),
-                      mc_samples=tuple(2 ** i for i in range(0, 9)), mc_replicates=8,
-                      mc_deep_samples=(1, 2, 4, 8, 16), mc_deep_replicates=8,
-                      train_n=128, train_widths=tuple(2 ** i for i in range(4, 13)), train_seeds=(0, 1, 2, 3),
-                      train_steps=4096, train_records=20, lr_fraction=0.5, train_depth=3,
-                      spectrum_depths=(1, 3, 5), block_widths=tuple(2 ** i for i in range(6, 13)),
-                      fluct_depths=(1, 2, 4, 8, 16), fluct_width=1024),
+        "ci": dict(lr_fraction=0.5, spectrum_depths=(1, 3, 5),
+                   block_widths=(64, 128, 256, 512, 1024),
+                   agreement=dict(n=16, width=256),
+                   timing=dict(depth=2, widths=(64, 256, 1024), n=32, width=256, sizes=(8, 32, 128),
+                               repeats=3),
+                   monte_carlo=dict(points=16, input_dim=64,
+                                    widths=tuple(2 ** i for i in range(3, 13)),
+                                    samples=tuple(2 ** i for i in range(0, 7)), replicates=4,
+                                    deep_samples=(1, 2), deep_replicates=4),
+                   training=dict(n=64, widths=(64, 128, 256, 512, 1024), seeds=(0, 1, 2), steps=256,
+                                 records=12, depth=3),
+                   fluctuation=dict(depths=(1, 2, 4, 8), width=256)),
+        "paper": dict(lr_fraction=0.5, spectrum_depths=(1, 3, 5),
+                      block_widths=tuple(2 ** i for i in range(6, 13)),
+                      agreement=dict(n=64, width=1024),
+                      timing=dict(depth=2, widths=(64, 256, 1024, 4096), n=32, width=256,
+                                  sizes=(8, 32, 128, 512), repeats=5),
+                      monte_carlo=dict(points=32, input_dim=1024,
+                                       widths=tuple(2 ** i for i in range(3, 14)),
+                                       samples=tuple(2 ** i for i in range(0, 9)), replicates=8,
+                                       deep_samples=(1, 2, 4, 8, 16), deep_replicates=8),
+                      training=dict(n=128, widths=tuple(2 ** i for i in range(4, 13)),
+                                    seeds=(0, 1, 2, 3), steps=4096, records=20, depth=3),
+                      fluctuation=dict(depths=(1, 2, 4, 8, 16), width=1024)),
     },
     "linearization": {
-        "ci": dict(exact_width=512, exact_n_train=64, exact_n_test=64, exact_steps=200,
-                   fig3_depth=3, fig3_width=2048, fig3_n_train=128, fig3_n_test=128, fig3_steps=500,
-                   fig3_lr_fraction=0.5, fig3_records=30,
-                   sweep_widths=(64, 128, 256, 512), sweep_depths=(1, 2, 4), sweep_n_train=128,
-                   sweep_sizes=(32, 128, 512), sweep_size_depth=2, sweep_n_test=128, sweep_seeds=(0, 1),
-                   sweep_steps=200, sweep_lr_fraction=0.5,
-                   ens_depth=2, ens_width=512, ens_members=200, ens_member_batch=None, ens_n_train=32,
-                   ens_sigma_w2=1.5, ens_record=(0, 2, 6, 20, 60), ens_lr_fraction=0.9, ens_alphas=51,
-                   seed=0),
-        "paper": dict(exact_width=2048, exact_n_train=128, exact_n_test=128, exact_steps=1000,
-                      fig3_depth=5, fig3_width=2048, fig3_n_train=256, fig3_n_test=256, fig3_steps=5000,
-                      fig3_lr_fraction=0.5, fig3_records=40,
-                      sweep_widths=tuple(2 ** i for i in range(5, 13)), sweep_depths=(1, 2, 4, 8, 16),
-                      sweep_n_train=128, sweep_sizes=(32, 128, 512, 1536), sweep_size_depth=2,
-                      sweep_n_test=256, sweep_seeds=(0, 1, 2, 3), sweep_steps=2000, sweep_lr_fraction=0.5,
-                      ens_depth=3, ens_width=8192, ens_members=100, ens_member_batch=10, ens_n_train=128,
-                      ens_sigma_w2=1.5, ens_record=(0, 4, 16, 64, 256, 4096), ens_lr_fraction=0.9,
-                      ens_alphas=101, seed=0),
+        "ci": dict(seed=0,
+                   exact=dict(width=512, n_train=64, n_test=64, steps=200),
+                   fig3=dict(depth=3, width=2048, n_train=128, n_test=128, steps=500,
+                             lr_fraction=0.5, records=30),
+                   sweep=dict(widths=(64, 128, 256, 512), depths=(1, 2, 4), n_train=128,
+                              sizes=(32, 128, 512), size_depth=2, n_test=128, seeds=(0, 1),
+                              steps=200, lr_fraction=0.5),
+                   ensemble=dict(depth=2, width=512, members=200, member_batch=None, n_train=32,
+                                 sigma_w2=1.5, record=(0, 2, 6, 20, 60), lr_fraction=0.9,
+                                 alphas=51)),
+        "paper": dict(seed=0,
+                      exact=dict(width=2048, n_train=128, n_test=128, steps=1000),
+                      fig3=dict(depth=5, width=2048, n_train=256, n_test=256, steps=5000,
+                                lr_fraction=0.5, records=40),
+                      sweep=dict(widths=tuple(2 ** i for i in range(5, 13)),
+                                 depths=(1, 2, 4, 8, 16), n_train=128, sizes=(32, 128, 512, 1536),
+                                 size_depth=2, n_test=256, seeds=(0, 1, 2, 3), steps=2000,
+                                 lr_fraction=0.5),
+                      ensemble=dict(depth=3, width=8192, members=100, member_batch=10, n_train=128,
+                                    sigma_w2=1.5, record=(0, 4, 16, 64, 256, 4096), lr_fraction=0.9,
+                                    alphas=101)),
     },
     "parameterization": {
-        "ci": dict(dataset="digits", n_train=64, n_test=64, depth=3, lr_fraction=0.5,
-                   widths=(16, 32, 64, 128, 256, 512, 1024, 2048), fit_min_width=128, seeds=(0, 1, 2),
-                   steps=200, widths_1l=(128, 256, 512, 1024, 2048, 4096, 8192, 16384), steps_1l=200,
-                   init_widths=(8, 32, 128, 512), init_seeds=1000, init_points=8,
-                   narrow_widths=(8, 16, 32, 64), narrow_seeds=tuple(range(16)),
-                   sp_widths=(32, 64, 128, 256, 512), gap_width=256, gap_steps=100),
-        "paper": dict(dataset="mnist", n_train=128, n_test=128, depth=3, lr_fraction=0.5,
-                      widths=(16, 32, 64, 128, 256, 512, 1024, 2048, 4096), fit_min_width=128,
-                      seeds=(0, 1, 2, 3), steps=2 ** 17,
-                      widths_1l=(32, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384), steps_1l=2 ** 16,
-                      init_widths=(8, 32, 128, 512, 2048), init_seeds=4000, init_points=16,
-                      narrow_widths=(8, 16, 32, 64), narrow_seeds=tuple(range(64)),
-                      sp_widths=(32, 64, 128, 256, 512, 1024, 2048), gap_width=2048,
-                      gap_steps=1000),
+        "ci": dict(dataset='digits', n_train=64, n_test=64, depth=3, lr_fraction=0.5,
+                   widths=tuple(2 ** i for i in range(4, 12)), fit_min_width=128, seeds=(0, 1, 2),
+                   steps=200, widths_1l=tuple(2 ** i for i in range(7, 15)), steps_1l=200,
+                   sp_widths=(32, 64, 128, 256, 512),
+                   init=dict(widths=(8, 32, 128, 512), seeds=1000, points=8),
+                   narrow=dict(widths=(8, 16, 32, 64), seeds=tuple(range(16))),
+                   gap=dict(width=256, steps=100)),
+        "paper": dict(dataset='mnist', n_train=128, n_test=128, depth=3, lr_fraction=0.5,
+                      widths=tuple(2 ** i for i in range(4, 13)), fit_min_width=128,
+                      seeds=(0, 1, 2, 3), steps=131072,
+                      widths_1l=tuple(2 ** i for i in range(5, 15)), steps_1l=65536,
+                      sp_widths=tuple(2 ** i for i in range(5, 12)),
+                      init=dict(widths=(8, 32, 128, 512, 2048), seeds=4000, points=16),
+                      narrow=dict(widths=(8, 16, 32, 64), seeds=tuple(range(64))),
+                      gap=dict(width=2048, steps=1000)),
     },
     "gronwall": {
-        "ci": dict(n_train=64, n_test=64, activation="erf", depth=1, widths=(256, 512, 1024, 2048, 4096),
-                   seeds=(0, 1, 2), lr_fraction=0.5, steps=400, records=30,
-                   sweep_n_train=64, sweep_width=512, sweep_depths=(1, 3), sweep_activations=("tanh", "relu"),
-                   sweep_multipliers=(0.5, 0.8, 1.2, 1.6, 2.0, 2.5, 3.2, 4.0, 5.0, 6.4, 8.0, 10.0, 16.0),
-                   sweep_steps=300, sweep_seeds=(0, 1)),
-        "paper": dict(n_train=128, n_test=128, activation="erf", depth=3,
-                      widths=(256, 512, 1024, 2048, 4096, 8192), seeds=(0, 1, 2, 3, 4), lr_fraction=0.5,
-                      steps=600, records=40,
-                      sweep_n_train=128, sweep_width=2048, sweep_depths=(1, 3), sweep_activations=("tanh", "relu"),
-                      sweep_multipliers=(0.5, 0.7, 0.9, 1.1, 1.2, 1.4, 1.6, 1.8, 2.0, 2.2, 2.5, 2.8, 3.2, 4.0,
-                                         5.0, 6.4, 8.0, 10.0, 12.8, 16.0),
-                      sweep_steps=1000, sweep_seeds=(0, 1, 2)),
+        "ci": dict(n_train=64, n_test=64, activation='erf', depth=1,
+                   widths=(256, 512, 1024, 2048, 4096), seeds=(0, 1, 2), lr_fraction=0.5, steps=400,
+                   records=30,
+                   sweep=dict(n_train=64, width=512, depths=(1, 3), activations=('tanh', 'relu'),
+                              multipliers=(0.5, 0.8, 1.2, 1.6, 2.0, 2.5, 3.2, 4.0, 5.0, 6.4, 8.0, 10.0, 16.0),
+                              steps=300, seeds=(0, 1))),
+        "paper": dict(n_train=128, n_test=128, activation='erf', depth=3,
+                      widths=tuple(2 ** i for i in range(8, 14)), seeds=(0, 1, 2, 3, 4),
+                      lr_fraction=0.5, steps=600, records=40,
+                      sweep=dict(n_train=128, width=2048, depths=(1, 3),
+                                 activations=('tanh', 'relu'),
+                                 multipliers=(0.5, 0.7, 0.9, 1.1, 1.2, 1.4, 1.6, 1.8, 2.0, 2.2, 2.5, 2.8, 3.2, 4.0, 5.0, 6.4, 8.0, 10.0, 12.8, 16.0),
+                                 steps=1000, seeds=(0, 1, 2))),
     },
-    "beyond": {
-        # 05_beyond_optimizers: momentum (Fig. 4/S2), cross-entropy (S3), logit deviation vs width (S4);
-        # 06_beyond_architectures: CNN (S2/S5), NTK vs standard parameterization (S7, S8).
-        # *_data: "digits" (bundled, offline) at ci; real data (ntklib.data.load: MNIST, CIFAR-10) at paper.
+    "beyond_optimizers": {
         "ci": dict(seed=0, seeds=(0, 1),
-                   mom_data="digits", mom_n=128, mom_depth=3, mom_width=512, mom_steps=200,
-                   mom_beta=0.9, mom_lr_fraction=0.05, mom_records=15,
-                   ce_data="digits", ce_n=256, ce_depth=2, ce_width=512, ce_lr=1.0, ce_batch=32,
-                   ce_steps=400, ce_records=15,
-                   dev_data="digits", dev_n=64, dev_depth=4, dev_widths=(32, 64, 128, 256, 512),
-                   dev_lr=1.0, dev_steps=500, dev_records=20, dev_threshold=0.05,
-                   conv_data="digits", conv_n=64, conv_depth=2, conv_channels=(8, 16, 32, 64),
-                   conv_lr_fraction=0.02, conv_beta=0.9, conv_steps=150, conv_records=12,
-                   par_data="digits", par_n=128, par_depth=2, par_width=512,
-                   par_log2_fractions=tuple(range(-6, 5)), par_steps=200,
-                   sp_data="digits", sp_n=128, sp_depth=3, sp_width=1024, sp_lr_fraction=0.5,
-                   sp_steps=300, sp_records=15),
+                   momentum=dict(data='digits', n=128, depth=3, width=512, steps=200, beta=0.9,
+                                 lr_fraction=0.05, records=15),
+                   cross_entropy=dict(data='digits', n=256, depth=2, width=512, lr=1.0, batch=32,
+                                      steps=400, records=15),
+                   deviation=dict(data='digits', n=64, depth=4, widths=(32, 64, 128, 256, 512),
+                                  lr=1.0, steps=500, records=20, threshold=0.05)),
         "paper": dict(seed=0, seeds=(0, 1, 2),
-                      mom_data="cifar10", mom_n=128, mom_depth=3, mom_width=2048, mom_steps=2000,
-                      mom_beta=0.9, mom_lr_fraction=0.05, mom_records=25,
-                      ce_data="mnist", ce_n=2048, ce_depth=2, ce_width=2048, ce_lr=1.0, ce_batch=64,
-                      ce_steps=5000, ce_records=25,
-                      dev_data="mnist", dev_n=256, dev_depth=4,
-                      dev_widths=(32, 64, 128, 256, 512, 1024, 2048, 4096),
-                      dev_lr=1.0, dev_steps=5000, dev_records=30, dev_threshold=0.05,
-                      conv_data="cifar10", conv_n=128, conv_depth=3, conv_channels=(16, 32, 64, 128, 256),
-                      conv_lr_fraction=0.02, conv_beta=0.9, conv_steps=1000, conv_records=15,
-                      par_data="mnist", par_n=512, par_depth=2, par_width=1024,
-                      par_log2_fractions=tuple(range(-9, 6)), par_steps=1000,
-                      sp_data="cifar10", sp_n=256, sp_depth=5, sp_width=2048, sp_lr_fraction=0.5,
-                      sp_steps=2000, sp_records=25),
+                      momentum=dict(data='cifar10', n=128, depth=3, width=2048, steps=2000,
+                                    beta=0.9, lr_fraction=0.05, records=25),
+                      cross_entropy=dict(data='mnist', n=2048, depth=2, width=2048, lr=1.0,
+                                         batch=64, steps=5000, records=25),
+                      deviation=dict(data='mnist', n=256, depth=4,
+                                     widths=tuple(2 ** i for i in range(5, 13)), lr=1.0, steps=5000,
+                                     records=30, threshold=0.05)),
     },
-    # chapters add their own entry: {"ci": {...}, "paper": {...}} with the same keys in both
+    "beyond_architectures": {
+        "ci": dict(seed=0, seeds=(0, 1),
+                   conv=dict(data='digits', n=64, depth=2, channels=(8, 16, 32, 64),
+                             lr_fraction=0.02, beta=0.9, steps=150, records=12),
+                   parameterization=dict(data='digits', n=128, depth=2, width=512,
+                                         log2_fractions=tuple(range(-6, 5)), steps=200),
+                   standard=dict(data='digits', n=128, depth=3, width=1024, lr_fraction=0.5,
+                                 steps=300, records=15)),
+        "paper": dict(seed=0, seeds=(0, 1, 2),
+                      conv=dict(data='cifar10', n=128, depth=3, channels=(16, 32, 64, 128, 256),
+                                lr_fraction=0.02, beta=0.9, steps=1000, records=15),
+                      parameterization=dict(data='mnist', n=512, depth=2, width=1024,
+                                            log2_fractions=tuple(range(-9, 6)), steps=1000),
+                      standard=dict(data='cifar10', n=256, depth=5, width=2048, lr_fraction=0.5,
+                                    steps=2000, records=25)),
+    },
 }
 
 
@@ -135,8 +149,13 @@ def scale() -> str:
 
 
 class Settings(SimpleNamespace):
-    """A chapter's settings as attributes; read-only (assigning raises, so a notebook cannot
-    silently run with a value other than the one the book states)."""
+    """A chapter's settings as attributes, one nested Settings per experiment; read-only
+    (assigning raises, so a notebook cannot silently run with a value other than the one the
+    book states)."""
+
+    def __init__(self, **values):
+        super().__init__(**{k: Settings(**val) if isinstance(val, dict) else val
+                            for k, val in values.items()})
 
     def __setattr__(self, name: str, value) -> None:
         raise AttributeError(f"settings are read-only: cannot set {name!r}; change ntklib/config.py "
@@ -149,9 +168,9 @@ class Settings(SimpleNamespace):
 def settings(chapter: str) -> Settings:
     """The settings of ``chapter`` at the active scale, as read-only attributes.
 
-    >>> cfg = settings("introduction")
-    >>> cfg.scale
-    'ci'
+    >>> cfg = settings("beyond_optimizers")
+    >>> cfg.scale, cfg.momentum.beta
+    ('ci', 0.9)
     """
     if chapter not in _SETTINGS:
         raise ValueError(f"unknown chapter {chapter!r}; known: {sorted(_SETTINGS)}")

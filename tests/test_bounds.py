@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from ntklib import bounds, data, dynamics, kernels, models
-from ntklib.experiments import learning_rate as lrx
+from ntklib.experiments import gronwall as lrx
 
 
 # ----------------------------------------------------------------------------- pure functions

@@ -18,8 +18,9 @@ def test_each_chapter_depends_on_the_core_and_its_own_experiments_only():
     for names in (ch1, ch5):
         assert {"requirements.txt", "ntklib/models.py", "ntklib/kernels.py",
                 "ntklib/experiments/__init__.py"} <= names
-    assert "ntklib/experiments/lazy.py" in ch1 and "ntklib/experiments/beyond.py" not in ch1
-    assert "ntklib/experiments/beyond.py" in ch5 and "ntklib/experiments/lazy.py" not in ch5
+    assert "ntklib/experiments/parameterization.py" in ch1 and "ntklib/experiments/pairs.py" not in ch1
+    assert "ntklib/experiments/beyond_optimizers.py" in ch5 and "ntklib/experiments/pairs.py" in ch5
+    assert "ntklib/experiments/parameterization.py" not in ch5
 
 
 def test_reset_cache_names_the_stale_chapters(tmp_path, monkeypatch, capsys):

@@ -78,9 +78,16 @@ def test_scale_switch(monkeypatch):
     ci = config.settings("introduction")
     assert paper.scale == "paper" and ci.scale == "ci"
     assert paper.width > ci.width
+    def same_keys(a, b, where):
+        assert set(a) == set(b), where
+        for key, value in a.items():
+            if isinstance(value, dict):
+                same_keys(value, b[key], f"{where}.{key}")
+
     for chapter, scales in config.all_settings().items():
         assert set(scales) == {"ci", "paper"}, chapter
-        assert set(scales["ci"]) == set(scales["paper"]), chapter
+        same_keys(scales["ci"], scales["paper"], chapter)
+    assert config.settings("beyond_optimizers").momentum.width > 0  # nested, read-only
 
 
 def test_claims_examples():

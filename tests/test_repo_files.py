@@ -8,6 +8,7 @@ scripts that print a version), so no test here creates or touches a virtual envi
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -284,9 +285,31 @@ def test_every_ntklib_module_declares_its_public_names():
 
     names = ["ntklib"] + [m.name for m in pkgutil.walk_packages(ntklib.__path__, "ntklib.")
                           if m.name != "ntklib.__main__"]
-    assert "ntklib.experiments.beyond" in names and "ntklib.stats" in names
+    assert "ntklib.experiments.pairs" in names and "ntklib.stats" in names
     for name in names:
         module = importlib.import_module(name)
         assert hasattr(module, "__all__"), f"{name} has no __all__"
         missing = [n for n in module.__all__ if not hasattr(module, n)]
         assert not missing, f"{name}.__all__ names what it lacks: {missing}"
+
+
+def test_one_chapter_id_across_notebook_config_module_and_claims():
+    import re
+
+    from ntklib import config
+
+    for path in sorted((ROOT / "chapters").glob("*.ipynb")):
+        chapter = path.stem.split("_", 1)[1]  # 05_beyond_optimizers → beyond_optimizers
+        nb = json.loads(path.read_text())
+        code = "\n".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code")
+        assert f'config.settings("{chapter}")' in code, path.name
+        assert chapter in config.all_settings(), chapter
+        names = re.findall(r'claims\.(?:state|below|above)\(\s*f?"([^"]+)"', code)
+        assert names, path.name
+        wrong = [n for n in names if not n.startswith(chapter + "_")]
+        assert not wrong, f"{path.name}: claims not named {chapter}_…: {wrong[:5]}"
+        modules = re.findall(r"from ntklib\.experiments import ([\w ,]+)", code)
+        for listed in modules:
+            for module in (m.split(" as ")[0].strip() for m in listed.split(",")):
+                if (ROOT / "ntklib" / "experiments" / f"{module}.py").exists() and module != "pairs":
+                    assert module == chapter, f"{path.name} imports experiments.{module}"

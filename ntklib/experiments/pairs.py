@@ -1,16 +1,12 @@
-"""Chapter 5 runners: how far linearization goes beyond full-batch GD on a squared loss
-(paper SM §B; Fig. 4, S2, S3, S4, S5 (CNN panel), S7, S8).
+"""A network and its linearization trained side by side, shared by chapters 5 and 6 (paper SM §B).
 
 * :func:`train_pair` trains a network and its linearization f_lin (paper eq. 5, built with
   :func:`ntklib.models.linearize`) *directly*, with identical optimizer settings: heavy-ball
-  momentum, cross-entropy, minibatches, any ``apply_fn`` (MLP, CNN, standard parameterization).
+  momentum, cross-entropy, minibatches, any model (MLP, CNN, ResNet, standard parameterization);
+  :func:`closed_form_pair` takes f_lin from the closed form instead (MSE, full batch).
 * :func:`linearized_ode` integrates the function-space ODE of f_lin (SM eq. S5–S11) with
   neural-tangents' ``predict.gradient_descent`` under *the same* loss function the training uses,
   so that ODE time and training time agree (t = η·steps; √η·steps with momentum).
-* :func:`width_pairs`, :func:`logit_deviation` and :func:`separation_time`: net vs f_lin
-  over widths (Fig. S4); :func:`channel_sweep`: the same for a CNN or ResNet over channel counts (Fig. S2, S5);
-  :func:`parameterization_lr_sweep`: final accuracy vs learning rate in both
-  parameterizations (Fig. S7).
 
 Loss conventions (:mod:`ntklib.dynamics`): "mse" is ½·mean over all N·k entries, "cross_entropy"
 is the softmax cross-entropy averaged over the N examples (summed over the k classes).
@@ -18,13 +14,11 @@ is the softmax cross-entropy averaged over the N examples (summed over the k cla
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
 import jax.numpy as jnp
 import numpy as np
-import pandas as pd
 
 from .. import _validate as v
 from .. import dynamics, kernels, models
@@ -32,18 +26,10 @@ from ..data import Dataset
 from ..dynamics import TrainResult
 from ..models import Params
 from ..stats import rmse
-from . import sweep
-
-__all__ = [
-    "accuracy", "PairRun", "train_pair", "closed_form_pair", "own_eta_critical",
-    "linearized_ode", "ode_for_pair", "width_pairs", "logit_deviation", "separation_time",
-    "channel_sweep", "parameterization_lr_sweep", "curve_gap", "separation_table",
-]
 
 nt = models.nt
 
-
-# ----------------------------------------------------------------------------- metrics
+__all__ = ["accuracy", "PairRun", "train_pair", "closed_form_pair", "linearized_ode", "ode_for_pair"]
 
 
 def accuracy(f, y) -> np.ndarray:
@@ -59,9 +45,6 @@ def accuracy(f, y) -> np.ndarray:
     if y.shape[1] == 1:
         return np.mean(np.sign(f[..., 0]) == np.sign(y[:, 0]), axis=-1)
     return np.mean(np.argmax(f, axis=-1) == np.argmax(y, axis=-1), axis=-1)
-
-
-# ----------------------------------------------------------------------------- net and f_lin, trained
 
 
 @dataclass(frozen=True)
@@ -161,17 +144,6 @@ def closed_form_pair(network: models.Model, params0: Params, data: Dataset, *, l
     return PairRun(net, lin, np.asarray(data.y_train), np.asarray(data.y_test), "mse")
 
 
-def own_eta_critical(network: models.Model, params: Params, x_train) -> float:
-    """η_critical = 2Nk/(λ_min + λ_max) of a network's own empirical Θ̂_0 (full Nk × Nk kernel,
-    so its eigenvalues already include the k outputs; :func:`ntklib.kernels.eta_critical`).
-    Works for any model (MLP in either parameterization, CNN, ResNet)."""
-    models.check_model(network, "network")
-    return kernels.eta_critical(kernels.empirical_ntk(network, params, x_train))
-
-
-# ----------------------------------------------------------------------------- f_lin as an ODE
-
-
 def _full_kernel(name: str, theta, n1: int, n2: int, k: int) -> np.ndarray:
     """(n1, n2) kernel (meaning Θ ⊗ I_k) or full (n1·k, n2·k) kernel (examples major) → the
     neural-tangents layout (n1, n2, k, k) ("zip(y1.shape, y2.shape)")."""
@@ -240,159 +212,3 @@ def ode_for_pair(run: PairRun, model, data: Dataset) -> tuple[np.ndarray, np.nda
     momentum = run.net.momentum if run.net.momentum > 0 else None
     return linearized_ode(theta, theta_x, run.net.f_train[0], run.net.f_test[0], data.y_train,
                           lr=run.net.lr, steps=run.steps, loss=run.loss, momentum=momentum)
-
-
-# ----------------------------------------------------------------------------- width sweeps (Fig. S4)
-
-
-def width_pairs(make_network: Callable[[int], object], data: Dataset, widths: Sequence[int], *,
-                seed: int, **train_kwargs) -> dict[int, PairRun]:
-    """:func:`train_pair` for ``make_network(width)`` (initialized with ``seed``) at every width."""
-    widths = [v.positive_int("width", int(w)) for w in widths]
-    seed = v.nonnegative_int("seed", seed)
-    runs = {}
-
-    def run(width: int) -> dict:
-        net = make_network(width)
-        runs[width] = train_pair(net.apply_fn, net.init(seed, data.input_dim), data, **train_kwargs)
-        return {}
-
-    sweep(run, {"width": widths}, desc="widths")
-    return runs
-
-
-def logit_deviation(runs: dict[int, PairRun], split: str = "test") -> pd.DataFrame:
-    """Tidy frame (width, step, time, rmse) of RMSE(f_t, f_lin_t) along training, per width."""
-    rows = []
-    for width, run in runs.items():
-        dev = run.output_rmse(split)
-        for s, t, d in zip(run.steps, run.times, dev):
-            rows.append(dict(width=int(width), step=int(s), time=float(t), rmse=float(d)))
-    return pd.DataFrame(rows)
-
-
-def separation_time(times, deviation, threshold: float) -> float:
-    """First recorded time at which ``deviation`` exceeds ``threshold`` (log-linear interpolation
-    between the two recorded times around the crossing); ``inf`` if it never does."""
-    times = v.finite_array("times", times, ndim=1).astype(np.float64)
-    deviation = v.finite_array("deviation", deviation, ndim=1).astype(np.float64)
-    threshold = v.positive_float("threshold", threshold)
-    if times.shape != deviation.shape:
-        raise ValueError(f"times {times.shape} and deviation {deviation.shape} must match")
-    above = np.flatnonzero(deviation > threshold)
-    if above.size == 0:
-        return float("inf")
-    i = int(above[0])
-    if i == 0 or times[i - 1] <= 0:
-        return float(times[i])
-    lo, hi = np.log(times[i - 1]), np.log(times[i])
-    d0, d1 = deviation[i - 1], deviation[i]
-    frac = (threshold - d0) / (d1 - d0)
-    return float(np.exp(lo + frac * (hi - lo)))
-
-
-# ----------------------------------------------------------------------------- CNN (Fig. S2, S5)
-
-
-def channel_sweep(spec: models.Spec, data: Dataset, channels: Sequence[int], *, seeds: Sequence[int],
-                  lr: float, steps: int, momentum: float = 0.0,
-                  record: Sequence[int] | None = None) -> tuple[pd.DataFrame, dict]:
-    """Net vs f_lin for the image model ``spec`` (a :class:`~ntklib.models.CNN`, a
-    :class:`~ntklib.models.ResNet`, …) at every channel count and seed: the models are
-    ``build(dataclasses.replace(spec, channels=c, out_dim=data.out_dim))``.
-
-    Both are trained directly (:func:`train_pair`, MSE, full batch, heavy-ball ``momentum``).
-    Returns a tidy frame (channels, seed, parameters, rmse_test, acc_*, loss_*, max gaps) of
-    final values, and the runs of the first seed keyed by channel count (for curves).
-    """
-    if not hasattr(spec, "channels"):
-        raise TypeError(f"spec must be an image-model spec with a channels field, got {spec!r}")
-    channels = [v.positive_int("channels", int(c)) for c in channels]
-    seeds = [v.nonnegative_int("seed", int(s)) for s in seeds]
-    runs = {}
-
-    def run(channels: int, seed: int) -> dict:
-        net = models.build(dataclasses.replace(spec, channels=channels, out_dim=data.out_dim))
-        params0 = net.init(seed, data.input_dim)
-        pair = train_pair(net.apply_fn, params0, data, lr=lr, steps=steps, record=record,
-                          momentum=momentum)
-        if seed == seeds[0]:
-            runs[channels] = pair
-        return dict(parameters=models.parameter_count(params0), **pair.summary())
-
-    return sweep(run, {"channels": channels, "seed": seeds}, desc="channels"), runs
-
-
-# ----------------------------------------------------------------------------- parameterizations (Fig. S7)
-
-
-def parameterization_lr_sweep(data: Dataset, eta0s: Sequence[float], *, width: int, depth: int,
-                              steps: int, seed: int = 0, loss: str = "mse",
-                              activation: str = "relu", sigma_w2: float = 2.0,
-                              sigma_b2: float = 0.1, batch_size: int | None = None) -> pd.DataFrame:
-    """Final accuracy vs learning rate in the NTK and the standard parameterization (Fig. S7).
-
-    For each η_0 the NTK-parameterized MLP is trained with rate η_0 and the standard one — same
-    function at initialization (:func:`ntklib.models.ntk_to_standard_params`) — with the single
-    rate η_0/n (n = ``width``, the paper's normalization, SM §F), for ``steps`` steps. Runs whose
-    loss blows up are recorded as diverged (accuracy NaN). Returns a tidy frame with columns
-    parameterization, eta0, lr, diverged, acc_train, acc_test, loss_train, loss_test.
-    """
-    width = v.positive_int("width", width)
-    eta0s = [v.positive_float("eta0", float(e)) for e in eta0s]
-    if not eta0s:
-        raise ValueError("eta0s must contain at least one learning rate")
-    make = lambda par: models.mlp(depth, width, activation=activation, sigma_w2=sigma_w2,
-                                  sigma_b2=sigma_b2, parameterization=par, out_dim=data.out_dim)
-    ntk_net, std_net = make("ntk"), make("standard")
-    params_ntk = ntk_net.init(v.nonnegative_int("seed", seed), data.input_dim)
-    starts = {"ntk": (ntk_net, params_ntk, 1.0),
-              "standard": (std_net, models.ntk_to_standard_params(ntk_net, params_ntk), 1.0 / width)}
-
-    def run(parameterization: str, eta0: float) -> dict:
-        net, params, factor = starts[parameterization]
-        res = dynamics.gradient_descent(net.apply_fn, params, data.x_train, data.y_train,
-                                        lr=eta0 * factor, steps=steps, x_test=data.x_test,
-                                        y_test=data.y_test, record=[0, steps], loss=loss,
-                                        batch_size=batch_size, allow_divergence=True)
-        ok = not res.diverged and res.steps[-1] == steps
-        return dict(
-            lr=eta0 * factor, diverged=not ok,
-            acc_train=float(accuracy(res.f_train[-1], data.y_train)) if ok else np.nan,
-            acc_test=float(accuracy(res.f_test[-1], data.y_test)) if ok else np.nan,
-            loss_train=float(res.loss_train[-1]) if ok else np.nan,
-            loss_test=float(res.loss_test[-1]) if ok else np.nan)
-
-    return sweep(run, {"parameterization": list(starts), "eta0": eta0s}, desc="learning rates")
-
-
-def curve_gap(frame: pd.DataFrame, metric: str = "acc_test") -> dict[str, float]:
-    """Compare the two parameterizations' curves of a :func:`parameterization_lr_sweep` frame.
-
-    Returns the largest |metric_ntk − metric_standard| over the η_0 where both converged
-    (``max_gap``), the number of such η_0 (``n_common``), and the largest converged η_0 of each
-    (``eta0_max_ntk``, ``eta0_max_standard``).
-    """
-    table = frame.pivot(index="eta0", columns="parameterization", values=metric)
-    both = table.dropna()
-    ok = frame[~frame.diverged]
-    out = {"max_gap": float(np.max(np.abs(both["ntk"] - both["standard"]))) if len(both) else np.nan,
-           "n_common": int(len(both))}
-    for par in ("ntk", "standard"):
-        sel = ok[ok.parameterization == par]
-        out[f"eta0_max_{par}"] = float(sel.eta0.max()) if len(sel) else np.nan
-    return out
-
-
-def separation_table(runs: dict[int, PairRun], threshold: float, split: str = "test") -> pd.DataFrame:
-    """Per width: the time at which RMSE(f_t, f_lin_t) on ``split`` first exceeds ``threshold``
-    (:func:`separation_time`), the final RMSE and the final accuracies of net and f_lin."""
-    threshold = v.positive_float("threshold", threshold)
-    rows = []
-    for width, run in runs.items():
-        dev = run.output_rmse(split)
-        rows.append(dict(width=int(width), t_sep=separation_time(run.times, dev, threshold),
-                         rmse_final=float(dev[-1]),
-                         acc_net=float(run.accuracy("net", split)[-1]),
-                         acc_lin=float(run.accuracy("lin", split)[-1])))
-    return pd.DataFrame(rows)

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from ntklib import data, kernels, models, stats
-from ntklib.experiments import kernel_convergence as kc
+from ntklib.experiments import ntk as kc
 
 
 # ----------------------------------------------------------------------------- implementations

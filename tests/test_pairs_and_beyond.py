@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from ntklib import data, dynamics, models
-from ntklib.experiments import beyond as bx
+from ntklib.experiments import beyond_architectures, beyond_optimizers, pairs
 
 stax = models.stax
 
@@ -169,7 +169,7 @@ def _linear_model():
                                     dict(loss="cross_entropy", batch_size=4, batch_seed=3)])
 def test_train_pair_on_a_linear_model_gives_identical_runs(kwargs):
     apply_fn, params, ds = _linear_model()
-    run = bx.train_pair(apply_fn, params, ds, lr=0.3, steps=40, record=[0, 5, 40], **kwargs)
+    run = pairs.train_pair(apply_fn, params, ds, lr=0.3, steps=40, record=[0, 5, 40], **kwargs)
     np.testing.assert_allclose(run.net.f_test, run.lin.f_test, atol=1e-5)
     np.testing.assert_allclose(run.output_rmse("train"), 0.0, atol=1e-5)
     assert run.max_loss_gap("test") < 1e-5 and run.max_accuracy_gap("test") == 0.0
@@ -181,17 +181,17 @@ def test_train_pair_on_a_linear_model_gives_identical_runs(kwargs):
     with pytest.raises(ValueError, match="model"):
         run.accuracy("ode", "test")
     with pytest.raises(TypeError, match="Dataset"):
-        bx.train_pair(apply_fn, params, (ds.x_train, ds.y_train), lr=0.3, steps=1)
+        pairs.train_pair(apply_fn, params, (ds.x_train, ds.y_train), lr=0.3, steps=1)
 
 
 def test_width_pairs_and_tables():
     ds = data.digits(12, 6, binary=False, seed=0)
     make = lambda w: models.mlp(1, w, activation="tanh", out_dim=10)
-    runs = bx.width_pairs(make, ds, [8, 16], seed=0, lr=0.5, steps=6, loss="cross_entropy", record=[0, 3, 6])
-    frame = bx.logit_deviation(runs)
+    runs = beyond_optimizers.width_pairs(make, ds, [8, 16], seed=0, lr=0.5, steps=6, loss="cross_entropy", record=[0, 3, 6])
+    frame = beyond_optimizers.logit_deviation(runs)
     assert list(frame.columns) == ["width", "step", "time", "rmse"] and len(frame) == 6
     assert np.all(frame[frame.step == 0].rmse < 1e-6)
-    table = bx.separation_table(runs, threshold=1e6)
+    table = beyond_optimizers.separation_table(runs, threshold=1e6)
     assert np.all(np.isinf(table.t_sep)) and list(table.width) == [8, 16]
 
 
@@ -211,13 +211,13 @@ def _kernel_problem(n=6, m=4, k=2, seed=0):
 def test_linearized_ode_matches_the_mse_closed_form():
     theta, theta_x, f0, f0x, y = _kernel_problem()
     steps = np.array([0.0, 1.0, 10.0, 100.0])
-    f_tr, f_te = bx.linearized_ode(theta, theta_x, f0, f0x, y, lr=0.5, steps=steps, loss="mse")
+    f_tr, f_te = pairs.linearized_ode(theta, theta_x, f0, f0x, y, lr=0.5, steps=steps, loss="mse")
     c_tr, c_te = dynamics.linearized_outputs(theta, theta_x, f0, f0x, y, lr=0.5, steps=steps,
                                              continuous=True)
     np.testing.assert_allclose(f_tr, c_tr, atol=2e-4)
     np.testing.assert_allclose(f_te, c_te, atol=2e-4)
     # the full (N·k × N·k) kernel Θ ⊗ I_k gives the same answer as the shared (N × N) one
-    g_tr, g_te = bx.linearized_ode(np.kron(theta, np.eye(2)), np.kron(theta_x, np.eye(2)), f0, f0x, y,
+    g_tr, g_te = pairs.linearized_ode(np.kron(theta, np.eye(2)), np.kron(theta_x, np.eye(2)), f0, f0x, y,
                                    lr=0.5, steps=steps, loss="mse")
     np.testing.assert_allclose(g_te, f_te, atol=1e-5)
 
@@ -225,28 +225,28 @@ def test_linearized_ode_matches_the_mse_closed_form():
 def test_linearized_ode_cross_entropy_follows_the_softmax_flow():
     theta, theta_x, f0, f0x, y = _kernel_problem()
     n = y.shape[0]
-    f_tr, _ = bx.linearized_ode(theta, theta_x, f0, f0x, y, lr=1.0, steps=[0.0, 1e-3])
+    f_tr, _ = pairs.linearized_ode(theta, theta_x, f0, f0x, y, lr=1.0, steps=[0.0, 1e-3])
     grad = (np.exp(f0) / np.exp(f0).sum(axis=1, keepdims=True) - y) / n  # ∇_f of the mean CE
     expected = f0 - 1e-3 * theta @ grad
     np.testing.assert_allclose(f_tr[1], expected, atol=1e-5)
-    f_tr, _ = bx.linearized_ode(theta, theta_x, f0, f0x, y, lr=1.0, steps=[0.0, 200.0])
-    assert bx.accuracy(f_tr[-1], y) == 1.0  # flow fits the training labels
+    f_tr, _ = pairs.linearized_ode(theta, theta_x, f0, f0x, y, lr=1.0, steps=[0.0, 200.0])
+    assert pairs.accuracy(f_tr[-1], y) == 1.0  # flow fits the training labels
 
 
 def test_linearized_ode_bad_inputs():
     theta, theta_x, f0, f0x, y = _kernel_problem()
     with pytest.raises(ValueError, match="momentum"):
-        bx.linearized_ode(theta, theta_x, f0, f0x, y, lr=1.0, steps=[1.0], momentum=1.0)
+        pairs.linearized_ode(theta, theta_x, f0, f0x, y, lr=1.0, steps=[1.0], momentum=1.0)
     with pytest.raises(ValueError, match="loss"):
-        bx.linearized_ode(theta, theta_x, f0, f0x, y, lr=1.0, steps=[1.0], loss="hinge")
+        pairs.linearized_ode(theta, theta_x, f0, f0x, y, lr=1.0, steps=[1.0], loss="hinge")
     with pytest.raises(ValueError, match="strictly increasing"):
-        bx.linearized_ode(theta, theta_x, f0, f0x, y, lr=1.0, steps=[2.0, 1.0])
+        pairs.linearized_ode(theta, theta_x, f0, f0x, y, lr=1.0, steps=[2.0, 1.0])
     with pytest.raises(ValueError, match="theta_train has shape"):
-        bx.linearized_ode(theta[:3, :3], theta_x, f0, f0x, y, lr=1.0, steps=[1.0])
+        pairs.linearized_ode(theta[:3, :3], theta_x, f0, f0x, y, lr=1.0, steps=[1.0])
     with pytest.raises(ValueError, match="f0_train"):
-        bx.linearized_ode(theta, theta_x, f0[:3], f0x, y, lr=1.0, steps=[1.0])
+        pairs.linearized_ode(theta, theta_x, f0[:3], f0x, y, lr=1.0, steps=[1.0])
     with pytest.raises(ValueError, match="lr"):
-        bx.linearized_ode(theta, theta_x, f0, f0x, y, lr=-1.0, steps=[1.0])
+        pairs.linearized_ode(theta, theta_x, f0, f0x, y, lr=-1.0, steps=[1.0])
 
 
 # ----------------------------------------------------------------------------- metrics and helpers
@@ -255,40 +255,40 @@ def test_linearized_ode_bad_inputs():
 def test_accuracy_on_known_inputs():
     y = np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 0.0], [0.0, 1.0]])
     f = np.array([[2.0, 1.0], [0.0, 3.0], [0.0, 1.0], [5.0, 1.0]])
-    assert bx.accuracy(f, y) == 0.5
-    np.testing.assert_allclose(bx.accuracy(np.stack([f, y]), y), [0.5, 1.0])
-    assert bx.accuracy(np.array([[0.3], [-2.0], [1.0]]), np.array([[1.0], [-1.0], [-1.0]])) == pytest.approx(2 / 3)
+    assert pairs.accuracy(f, y) == 0.5
+    np.testing.assert_allclose(pairs.accuracy(np.stack([f, y]), y), [0.5, 1.0])
+    assert pairs.accuracy(np.array([[0.3], [-2.0], [1.0]]), np.array([[1.0], [-1.0], [-1.0]])) == pytest.approx(2 / 3)
     with pytest.raises(ValueError, match="target shape"):
-        bx.accuracy(f[:3], y)
+        pairs.accuracy(f[:3], y)
 
 
 def test_separation_time():
     t = np.array([0.0, 1.0, 10.0, 100.0])
     d = np.array([0.0, 0.01, 0.1, 1.0])
     # linear in the deviation, logarithmic in time between the bracketing records (10, 100)
-    assert bx.separation_time(t, d, 0.55) == pytest.approx(10 ** 1.5, rel=1e-6)
-    assert bx.separation_time(t, d, 0.005) == pytest.approx(1.0)
-    assert bx.separation_time(t, d, 5.0) == np.inf
+    assert beyond_optimizers.separation_time(t, d, 0.55) == pytest.approx(10 ** 1.5, rel=1e-6)
+    assert beyond_optimizers.separation_time(t, d, 0.005) == pytest.approx(1.0)
+    assert beyond_optimizers.separation_time(t, d, 5.0) == np.inf
     with pytest.raises(ValueError, match="must match"):
-        bx.separation_time(t, d[:3], 0.1)
+        beyond_optimizers.separation_time(t, d[:3], 0.1)
     with pytest.raises(ValueError, match="threshold"):
-        bx.separation_time(t, d, 0.0)
+        beyond_optimizers.separation_time(t, d, 0.0)
 
 
 def test_parameterization_sweep_and_curve_gap():
     ds = data.digits(16, 8, binary=True, seed=0)
-    frame = bx.parameterization_lr_sweep(ds, [0.1, 1e6], width=16, depth=1, steps=5)
+    frame = beyond_architectures.parameterization_lr_sweep(ds, [0.1, 1e6], width=16, depth=1, steps=5)
     assert set(frame.parameterization) == {"ntk", "standard"} and len(frame) == 4
     ntk = frame[frame.parameterization == "ntk"].set_index("eta0")
     assert not ntk.loc[0.1, "diverged"] and ntk.loc[1e6, "diverged"] and np.isnan(ntk.loc[1e6, "acc_test"])
     np.testing.assert_allclose(frame[frame.parameterization == "standard"].lr, [0.1 / 16, 1e6 / 16])
     toy = pd.DataFrame(dict(parameterization=["ntk", "ntk", "standard", "standard"], eta0=[1.0, 2.0] * 2,
                             diverged=[False, True, False, False], acc_test=[0.8, np.nan, 0.7, 0.9]))
-    gap = bx.curve_gap(toy)
+    gap = beyond_architectures.curve_gap(toy)
     assert gap["max_gap"] == pytest.approx(0.1) and gap["n_common"] == 1
     assert gap["eta0_max_ntk"] == 1.0 and gap["eta0_max_standard"] == 2.0
     with pytest.raises(ValueError, match="eta0s"):
-        bx.parameterization_lr_sweep(ds, [], width=16, depth=1, steps=5)
+        beyond_architectures.parameterization_lr_sweep(ds, [], width=16, depth=1, steps=5)
 
 
 def test_image_shape_is_a_field_checked_against_the_input_dimension():

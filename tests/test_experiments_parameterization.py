@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from ntklib import data, dynamics, kernels, models
-from ntklib.experiments import lazy
+from ntklib.experiments import parameterization as lazy
 
 
 @pytest.fixture(scope="module")
