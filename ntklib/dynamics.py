@@ -4,6 +4,11 @@ Book convention, used everywhere: the loss is ½·mean over all N·k output entr
     L(θ) = 1/(2Nk) Σ_i ||f(x_i) − y_i||²,
 and time is t = η·steps (η·steps ↔ the paper's t; its summed loss has Θ in place of Θ/(Nk)).
 Gradient descent in function space then reads f_{s+1}(X) = f_s(X) − (η/Nk) Θ̂_s (f_s(X) − Y).
+
+One training loop, :func:`step_fn` (an update rule from :data:`UPDATE_RULES`, a loss from
+:data:`LOSSES`, optional minibatches), drives :func:`gradient_descent`, :func:`train` and
+:func:`train_ensemble`; one linearization, :class:`LinearPredictor`, gives f_lin in closed form
+with Θ̂_0's eigendecomposition computed once.
 """
 
 from __future__ import annotations

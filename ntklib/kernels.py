@@ -6,6 +6,8 @@ Empirical NNGP: the readout layer's feature kernel K̂(x, x') = (σ_w²/n_L) x^L
 (NTK parameterization), which converges to the NNGP kernel K as n → ∞.
 Analytic kernels: the infinite-width recursions of SM §E, through neural-tangents' stax and
 through closed forms written here (ReLU: arc-cosine, Cho & Saul 2009; erf: Williams 1997).
+Every function takes any ntklib model; a spec type with a faster exact formula registers it with
+:func:`structured_ntk` (the MLP's per-layer formula), every other model takes the generic path.
 """
 
 from __future__ import annotations

@@ -1,11 +1,14 @@
-"""Width sweeps shared by the chapters (their power-law fits: :mod:`ntklib.stats`); chapter-specific
-runners live in submodules."""
+"""The one sweep helper (:func:`sweep`: a grid of named axes → a tidy DataFrame, one progress bar)
+and the progress bar itself; the chapters' runners live in one submodule per chapter id
+(``parameterization``, ``ntk``, ``linearization``, ``gronwall``, ``beyond_optimizers``,
+``beyond_architectures``; ``pairs``: a network and its linearization trained side by side, shared
+by the last two). Power-law fits: :mod:`ntklib.stats`."""
 
 from __future__ import annotations
 
+import itertools
 import os
 import sys
-import itertools
 from typing import Callable, Iterable, Mapping, Sequence
 
 import numpy as np
