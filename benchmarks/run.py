@@ -63,10 +63,10 @@ NOTES = {
           "machine leaves to a process changes over minutes (the memory-bound one-layer step has "
           "run 1.5x slower for a whole minute of rounds), which is why one batch of rounds is "
           "not enough.",
-    "ntk": "What dominates: for `ntklib (Network)` the per-layer products x^{l-1}x'^{l-1ᵀ} and δ^l δ'^{lᵀ}, "
+    "ntk": "What dominates: for `ntklib (MLP)` (the fast path `kernels.structured_ntk` registers for the MLP spec) the per-layer products x^{l-1}x'^{l-1ᵀ} and δ^l δ'^{lᵀ}, "
            "O(N² Σ n_l) — the Jacobian (N·k·P numbers) is never formed, which is why it is 1–2 orders "
-           "faster than every generic method. The generic `apply_fn` path (any model, e.g. the CNN of "
-           "chapter 5) either contracts per-example Jacobians (memory-bound: N·k·P floats read N times) "
+           "faster than every generic method. The generic `apply_fn` path (any model, e.g. the CNN and "
+           "ResNet of chapter 6) either contracts per-example Jacobians (memory-bound: N·k·P floats read N times) "
            "or forms J(x2)ᵀ and pushes it through a JVP at each x1 (NTK-vector products, fewer bytes, "
            "more FLOPs); `auto` takes vector products up to `VECTOR_PRODUCT_MAX_COLUMNS` columns N2·k, "
            "the crossover measured here, so it tracks the better of neural-tangents' two methods. "
@@ -78,7 +78,7 @@ NOTES = {
             "step (twice a network step); the closed form pays one empirical NTK (structured formula) and "
             "one N×N eigendecomposition per network, after which any time grid is free.",
     "memory": "Bytes in float32 for N1, N2 inputs, k outputs, widths n_1…n_L, P parameters. "
-              "`empirical_ntk(Network)`: 4·k·(N1+N2)·Σ n_l (back-propagated δ^l) + 4·(N1+N2)·Σ n_l "
+              "`empirical_ntk` of an MLP model: 4·k·(N1+N2)·Σ n_l (back-propagated δ^l) + 4·(N1+N2)·Σ n_l "
               "(activations) + 4·N1·k·N2·k (Θ̂, plus one per-layer term of the same size). "
               "Generic Jacobian contraction: 2·4·B·k·P per block of B inputs, B chosen so that this "
               "is ≤ `max_jacobian_bytes`; vector products: 2·4·B·k·P for a block of B inputs of x1. "
@@ -247,7 +247,7 @@ def ntk_costs(quick: bool):
                    "vector_products": lambda p, x: kernels._ntk_vector_products(net.apply_fn, p, x, x)}
         fns = {
             "brute-force J Jᵀ": (jax.jit(brute), None),
-            "ntklib (Network)": (jax.jit(lambda p, x: kernels._mlp_ntk(net, p, x, x)), None),
+            "ntklib (MLP)": (jax.jit(lambda p, x: kernels.structured_ntk(net.spec)(net, p, x, x)), None),
             f"ntklib (apply_fn, auto: {auto})": (jax.jit(generic[auto]), lambda: kernels._generic_ntk(
                 net.apply_fn, params, x, x, kernels.DEFAULT_JACOBIAN_BYTES, "auto")),
             "NT jacobian-contraction": (_nt_fn(net.apply_fn, nt.NtkImplementation.JACOBIAN_CONTRACTION), None),

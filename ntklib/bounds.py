@@ -30,7 +30,7 @@ import numpy as np
 
 from . import _validate as v
 from .data import Dataset
-from .dynamics import LinearPredictor, gradient_descent, log_steps
+from .dynamics import LinearPredictor, gradient_descent, log_steps, recorded_mse
 from .kernels import empirical_ntk, layer_jacobian_factors
 from .models import MLP, Model, Params, check_model, parameter_distance
 from .stats import relative_error
@@ -396,7 +396,7 @@ def measure_run(network: Model, params: Params, data: Dataset, *, lr: float, ste
         dist.append(parameter_distance(params, p))
         jdist.append(0.0 if s == 0 else jacobian_distance(network, p, params, data.x_train))
     losses = np.array(res.loss_steps)
-    losses[-1] = float(0.5 * np.mean((np.asarray(f_tr[-1], np.float64) - data.y_train) ** 2))
+    losses[-1] = float(recorded_mse(f_tr[-1], data.y_train))
     if not np.all(np.isfinite(losses)):
         raise FloatingPointError(f"training diverged with lr={lr:.4g}; Theorem 2.1 needs lr < η_critical")
     norms = np.sqrt(2.0 * data.y_train.size * np.maximum(losses, 0.0))

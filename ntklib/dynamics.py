@@ -28,11 +28,11 @@ from .kernels import analytic_ntk, divergence_learning_rate, empirical_ntk, eta_
 from .models import Model, Params, check_model
 
 __all__ = [
-    "DIVERGENCE_LOSS", "log_steps", "TrainResult", "mse_loss", "cross_entropy_loss", "LOSSES",
-    "gd_update", "heavy_ball_update", "UPDATE_RULES", "step_fn", "gradient_descent",
-    "check_learning_rate", "train", "residual_filter", "LinearPredictor", "linear_predictor",
-    "linearized_outputs", "gp_moments", "nngp_posterior", "linearized_weights",
-    "EnsembleResult", "ensemble_params", "train_ensemble",
+    "DIVERGENCE_LOSS", "log_steps", "TrainResult", "mse_loss", "recorded_mse",
+    "cross_entropy_loss", "LOSSES", "gd_update", "heavy_ball_update", "UPDATE_RULES", "step_fn",
+    "gradient_descent", "check_learning_rate", "train", "residual_filter", "LinearPredictor",
+    "linear_predictor", "linearized_outputs", "gp_moments", "nngp_posterior",
+    "linearized_weights", "EnsembleResult", "ensemble_params", "train_ensemble",
 ]
 
 DIVERGENCE_LOSS = 1e8  # a training loss above this (or non-finite) counts as divergence
@@ -96,6 +96,17 @@ class TrainResult:
 def mse_loss(f, y) -> jax.Array:
     """½·mean over all entries of (f − y)²."""
     return 0.5 * jnp.mean((f - y) ** 2)
+
+
+def recorded_mse(f, y) -> np.ndarray:
+    """½·mean of (f − y)² over the last two axes (examples, outputs), in float64: the book's loss of
+    recorded outputs ``f`` of shape (…, N, k) against targets ``y`` (N, k).
+
+    >>> recorded_mse(np.zeros((2, 3, 1)), np.ones((3, 1)))
+    array([0.5, 0.5])
+    """
+    with np.errstate(over="ignore", invalid="ignore"):
+        return 0.5 * np.mean((np.asarray(f, np.float64) - np.asarray(y, np.float64)) ** 2, axis=(-2, -1))
 
 
 def cross_entropy_loss(f, y) -> jax.Array:
@@ -675,8 +686,7 @@ def train_ensemble(network: Model, seeds: Sequence[int], data: Dataset, *, lr: f
         f_eval.append(np.stack(ev, axis=1))
     f_train = np.concatenate(f_train)
     f_eval = np.concatenate(f_eval)
-    with np.errstate(over="ignore", invalid="ignore"):
-        loss = 0.5 * np.mean((f_train - np.asarray(data.y_train)[None, None]) ** 2, axis=(2, 3))
+    loss = recorded_mse(f_train, data.y_train)
     bad = ~np.isfinite(loss) | (loss > DIVERGENCE_LOSS)
     if np.any(bad):
         member = int(np.argmax(bad.any(axis=1)))

@@ -23,6 +23,7 @@ from ..data import Dataset
 from ..models import Model, Params
 from ..stats import fit_power_law, rmse
 from . import sweep
+from .pairs import PairRun
 
 __all__ = [
     "KernelFn", "analytic_kernel_fn", "flatten_params", "LinearizationRun",
@@ -62,38 +63,38 @@ def flatten_params(params: Params) -> np.ndarray:
 
 
 @dataclass(frozen=True)
-class LinearizationRun:
-    """A network trained by full-batch GD and its linearization at the same recorded steps.
+class LinearizationRun(PairRun):
+    """A :class:`~ntklib.experiments.pairs.PairRun` — the network trained by full-batch GD
+    (``net``) and its linearization from the discrete closed form with Θ̂_0 (eq. 9–11, ``lin``) at
+    the same recorded steps — plus what chapter 3 compares it with.
 
-    Outputs have shape (T, ·, k). ``lin_*``: f_lin with the empirical Θ̂_0 (discrete closed form,
-    eq. 9–11); ``lin_analytic_test``: f_lin with the analytic Θ in place of Θ̂_0 (same f_0);
-    ``lin_continuous_test``: the gradient-flow form e^{−ηΘ̂_0 t/(Nk)}. ``omega_net``/``omega_lin``:
-    final weight changes θ_T − θ_0 of the network and of f_lin (eq. 8), flattened.
-    ``theta_train``/``theta_test_train``: Θ̂_0(X, X) and Θ̂_0(x, X); ``params0``/``params_final``:
-    the network's θ_0 and θ_T.
+    Outputs have shape (T, ·, k). ``lin_analytic_test``: f_lin with the analytic Θ in place of Θ̂_0
+    (same f_0); ``lin_continuous_*``: the gradient-flow form e^{−Θ̂_0 t/(Nk)} at t = η·steps.
+    ``omega_net``/``omega_lin``: final weight changes θ_T − θ_0 of the network and of f_lin (eq. 8),
+    flattened. ``theta_train``/``theta_test_train``: Θ̂_0(X, X) and Θ̂_0(x, X). The old flat names
+    (``net_test``, ``lin_test``, ``loss_net_train``, ``params0``, …) read the two TrainResults.
     """
 
-    steps: np.ndarray
-    times: np.ndarray
-    lr: float
-    eta_critical: float
-    net_train: np.ndarray
-    net_test: np.ndarray
-    lin_train: np.ndarray
-    lin_test: np.ndarray
-    lin_analytic_test: np.ndarray
-    lin_continuous_train: np.ndarray
-    lin_continuous_test: np.ndarray
-    loss_net_train: np.ndarray
-    loss_net_test: np.ndarray
-    loss_lin_train: np.ndarray
-    loss_lin_test: np.ndarray
-    omega_net: np.ndarray
-    omega_lin: np.ndarray
-    theta_train: np.ndarray
-    theta_test_train: np.ndarray
-    params0: Params
-    params_final: Params
+    eta_critical: float = float("nan")
+    lin_analytic_test: np.ndarray | None = None
+    lin_continuous_train: np.ndarray | None = None
+    lin_continuous_test: np.ndarray | None = None
+    omega_net: np.ndarray | None = None
+    omega_lin: np.ndarray | None = None
+    theta_train: np.ndarray | None = None
+    theta_test_train: np.ndarray | None = None
+
+    lr = property(lambda self: self.net.lr)
+    net_train = property(lambda self: self.net.f_train)
+    net_test = property(lambda self: self.net.f_test)
+    lin_train = property(lambda self: self.lin.f_train)
+    lin_test = property(lambda self: self.lin.f_test)
+    loss_net_train = property(lambda self: self.net.loss_train)
+    loss_net_test = property(lambda self: self.net.loss_test)
+    loss_lin_train = property(lambda self: self.lin.loss_train)
+    loss_lin_test = property(lambda self: self.lin.loss_test)
+    params0 = property(lambda self: self.net.params_init)
+    params_final = property(lambda self: self.net.params_final)
 
     @property
     def rmse_empirical(self) -> np.ndarray:
@@ -141,19 +142,18 @@ def net_vs_linearization(network: Model, data: Dataset, *, seed: int, lr: float,
     _, th_ax = analytic_kernel_fn(network)(xt, x)
     _, ana_te = dynamics.LinearPredictor.from_kernels(th_a, th_ax, f0, f0x, y).predict(res.steps, lr=lr)
     omega_lin = dynamics.linearized_weights(network.apply_fn, params0, x, y, lr=lr,
-                                            steps=int(res.steps[-1]), theta_train=theta)
+                                            steps=int(res.steps[-1]), predictor=empirical)
     omega_net = jax.tree_util.tree_map(lambda a, b: a - b, res.params_final, params0)
-    loss = lambda f, target: 0.5 * np.mean((f - np.asarray(target)[None]) ** 2, axis=(1, 2))
+    lin_run = dynamics.TrainResult(res.steps, res.times, lin_tr, lin_te,
+                                   dynamics.recorded_mse(lin_tr, data.y_train),
+                                   dynamics.recorded_mse(lin_te, data.y_test), params0, None, None,
+                                   res.lr, 0.0, None)
     return LinearizationRun(
-        steps=res.steps, times=res.times, lr=res.lr,
+        res, lin_run, np.asarray(data.y_train), np.asarray(data.y_test), "mse",
         eta_critical=kernels.eta_critical(th_a, out_dim=data.out_dim),
-        net_train=res.f_train, net_test=res.f_test, lin_train=lin_tr, lin_test=lin_te,
         lin_analytic_test=ana_te, lin_continuous_train=cont_tr, lin_continuous_test=cont_te,
-        loss_net_train=res.loss_train, loss_net_test=res.loss_test,
-        loss_lin_train=loss(lin_tr, data.y_train), loss_lin_test=loss(lin_te, data.y_test),
         omega_net=flatten_params(omega_net), omega_lin=flatten_params(omega_lin),
-        theta_train=np.asarray(theta), theta_test_train=np.asarray(theta_x), params0=params0,
-        params_final=res.params_final)
+        theta_train=np.asarray(theta), theta_test_train=np.asarray(theta_x))
 
 
 # ----------------------------------------------------------------------------- width sweeps (Fig. S5)

@@ -138,9 +138,8 @@ def closed_form_pair(network: models.Model, params0: Params, data: Dataset, *, l
                                     steps=steps, x_test=data.x_test, y_test=data.y_test, record=record)
     f_tr, f_te = dynamics.linear_predictor(network, params0, data.x_train, data.y_train,
                                            data.x_test).predict(net.steps, lr=lr)
-    loss = lambda f, y: 0.5 * np.mean((f - np.asarray(y)[None]) ** 2, axis=(1, 2))
-    lin = TrainResult(net.steps, net.times, f_tr, f_te, loss(f_tr, data.y_train),
-                      loss(f_te, data.y_test), params0, None, None, lr, 0.0, None)
+    lin = TrainResult(net.steps, net.times, f_tr, f_te, dynamics.recorded_mse(f_tr, data.y_train),
+                      dynamics.recorded_mse(f_te, data.y_test), params0, None, None, lr, 0.0, None)
     return PairRun(net, lin, np.asarray(data.y_train), np.asarray(data.y_test), "mse")
 
 
