@@ -209,11 +209,15 @@ class Model:
         return build(dataclasses.replace(self.spec, **changes))
 
 
-def check_model(model, name: str = "model") -> "Model":
-    """``model`` if it is a :class:`Model`, else a TypeError naming what it is."""
+def check_model(model, name: str = "model", *, spec: type | None = None, purpose: str = "") -> "Model":
+    """``model`` if it is a :class:`Model` (built from a ``spec`` of that type, when given), else a
+    TypeError naming what it is — for formulas that hold for one architecture only."""
     if not isinstance(model, Model):
         raise TypeError(f"{name} must be an ntklib Model (models.mlp / conv_net / resnet / build), "
                         f"got {type(model).__name__}")
+    if spec is not None and not isinstance(model.spec, spec):
+        raise TypeError(f"{name} must be built from a {spec.__name__} spec{' for ' + purpose if purpose else ''}, "
+                        f"got {model.spec!r}")
     return model
 
 
@@ -514,9 +518,7 @@ def forward_features(network: Model, params: Params, x: jax.Array, eps=None):
     gradient is the back-propagated vector δ^l = ∂f/∂h^l used by the empirical NTK.
     Returns (f(x), [x^0, x^1, ..., x^L]).
     """
-    spec = network.spec
-    if type(spec) is not MLP:
-        raise TypeError(f"forward_features is the MLP's layer-by-layer pass, got {spec!r}")
+    spec = check_model(network, "network", spec=MLP, purpose="the layer-by-layer pass").spec
     phi = activation_fn(spec.activation)
     layer = _dense_layer(spec.parameterization, spec.sigma_w2, spec.sigma_b2)
     dense = dense_layers(params)

@@ -166,3 +166,17 @@ def test_linear_predictor_of_any_model_equals_gradient_descent_on_its_linearizat
     with pytest.raises(ValueError, match="full"):
         shared = dynamics.LinearPredictor.from_kernels(np.eye(6), None, np.zeros((6, 2)), None, y)
         dynamics.linearized_weights(net.apply_fn, params, x, y, lr=0.5, steps=3, predictor=shared)
+
+
+def test_mlp_only_formulas_name_the_architecture_they_need():
+    cnn = models.conv_net(2, image_shape=(4, 4, 1), activation="relu")
+    from ntklib.experiments import linearization, ntk
+
+    with pytest.raises(TypeError, match="MLP spec for the MLP memory formula"):
+        ntk.ntk_memory(cnn, 4, 16)
+    with pytest.raises(TypeError, match="MLP spec for the layer-by-layer pass"):
+        models.forward_features(cnn, cnn.init(0), _x(2, 16))
+    # a ReLU CNN's analytic kernel is stax's, not the ReLU MLP's closed form of the same depth
+    x = _x(3, 16)
+    nngp, theta = linearization.analytic_kernel_fn(cnn)(np.asarray(x))
+    np.testing.assert_allclose(theta, kernels.analytic_ntk(cnn, x), rtol=1e-5)

@@ -41,12 +41,13 @@ KernelFn = Callable[[np.ndarray, np.ndarray | None], tuple[np.ndarray, np.ndarra
 def analytic_kernel_fn(network: Model) -> KernelFn:
     """(x1, x2) ↦ (K, Θ) of the infinite-width ``network``, float64.
 
-    ReLU and erf use the closed forms of SM §C/§E (:func:`ntklib.kernels.relu_kernels`,
-    :func:`ntklib.kernels.erf_kernels`); tanh falls back to neural-tangents' quadrature.
+    ReLU and erf MLPs use the closed forms of SM §C/§E (:func:`ntklib.kernels.relu_kernels`,
+    :func:`ntklib.kernels.erf_kernels`); every other model (tanh, CNN, ResNet) takes
+    neural-tangents' stax kernel.
     """
     models.check_model(network, "network")
     closed = {"relu": kernels.relu_kernels, "erf": kernels.erf_kernels}.get(network.activation)
-    if closed is not None:
+    if closed is not None and isinstance(network.spec, models.MLP):  # the closed forms are the MLP's
         return lambda x1, x2=None: closed(x1, x2, depth=network.depth, sigma_w2=network.sigma_w2,
                                           sigma_b2=network.sigma_b2)
     return lambda x1, x2=None: tuple(np.asarray(a, np.float64)

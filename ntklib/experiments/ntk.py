@@ -165,7 +165,7 @@ def ntk_memory(network: Model, n_examples: int, input_dim: int) -> dict[str, int
     ``kernel_bytes`` = (N·k)²·4 (the result); ``features_bytes`` = 4·N·Σ_l (n_{l−1} + k·n_l), the
     layer inputs x^{l−1} and back-propagated δ^l that ntklib's per-layer formula keeps instead of J.
     """
-    models.check_model(network, "network")
+    models.check_model(network, "network", spec=models.MLP, purpose="the MLP memory formula")
     n = v.positive_int("n_examples", n_examples)
     d = v.positive_int("input_dim", input_dim)
     k = network.out_dim
