@@ -60,17 +60,13 @@ METRICS = ("param_distance", "max_abs_dtheta", "output_change", "output_change_t
 
 
 def network_factory(depth: int, **kwargs) -> Callable[[int], Model]:
-    """``width -> models.mlp(depth, width, **kwargs)``, memoized: asking twice for a width returns
-    the same Model, so every jit-compiled function keyed on it (training loop, kernels) is reused.
+    """``width -> models.mlp(depth, width, **kwargs)``; asking twice for a width returns the same
+    Model (``models.build`` keeps one per spec), so every jit-compiled function keyed on it
+    (training loop, kernels) is reused.
     """
     depth = v.positive_int("depth", depth)
     models.mlp(depth, 1, **kwargs)  # validate the keyword arguments once, up front
-
-    @functools.lru_cache(maxsize=None)
-    def make(width: int) -> Model:
-        return models.mlp(depth, width, **kwargs)
-
-    return make
+    return functools.partial(models.mlp, depth, **kwargs)
 
 
 def _is_number(x) -> bool:
