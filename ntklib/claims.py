@@ -3,8 +3,9 @@
 ``state(name, value, digits=2, expect=-0.5, tol=0.15)`` rounds ``value``, glues it under
 ``name`` for ``{glue:text}`name:.2f``` in the book (myst-nb), records the claim with its
 check in the output's metadata (read back by ``tests/test_claims.py`` from the stored
-notebooks) and returns the rounded number. ``report()`` at the end of a chapter prints every
-claim of the session and raises if any fails, so a fresh run that breaks a claim fails nbval.
+notebooks) and returns the rounded number. ``report()`` at the end of a chapter shows every
+claim of the session as one table grouped by its check's outcome (``ClaimsReport``) and raises
+if any fails, so a fresh run that breaks a claim fails nbval.
 Outside Jupyter Book (Colab, a script) the glue falls back to printing ``name = value``.
 
 ``below(name, value, 1e-5)`` states an upper bound instead of a value: for agreement at round-off
@@ -21,7 +22,7 @@ from dataclasses import asdict, dataclass
 
 __all__ = [
     "GLUE_PREFIX", "Claim", "round_value", "glue", "state", "below", "above", "recorded",
-    "reset", "report",
+    "reset", "report", "ClaimsReport",
 ]
 
 GLUE_PREFIX = "application/papermill.record/"  # myst-nb's glue mime prefix (display=False)
@@ -223,16 +224,115 @@ def reset() -> None:
     _CLAIMS.clear()
 
 
+_STATUS = {"failed": "FAILED", "holds": "ok", "reported": "-"}
+_GROUP_TITLE = {"failed": "checks that fail", "holds": "checks that hold",
+                "reported": "reported without a check"}
+
+
+def _status(claim: Claim) -> str:
+    if not claim.checked:
+        return "reported"
+    return "holds" if claim.passes else "failed"
+
+
+def _check(claim: Claim) -> str:
+    """The check as the table shows it: ``-0.5 ± 0.1``, ``in [0, 2]``, ``measured < 1e-05``."""
+    if not claim.checked:
+        return "-"
+    if claim.kind != "value":
+        return "measured " + ("<" if claim.kind == "upper bound" else ">") + f" {claim.value:g}"
+    return claim.describe()
+
+
+def _shown(claim: Claim) -> str:
+    """The number as the reader sees it: ``< 1e-05`` for an upper bound, ``-0.51`` for a value."""
+    return {"upper bound": "< ", "lower bound": "> "}.get(claim.kind, "") + f"{claim.value:g}"
+
+
+class ClaimsReport:
+    """The claims of a session as one table, grouped: failing checks, holding checks, then the
+    numbers reported without a check; each group in the order the claims were stated.
+
+    ``str()`` is the plain-text table (what a script or Colab's text view shows); in Jupyter the
+    table is shown as HTML (``_repr_html_``). Both print each number exactly as ``{value:g}``, so a
+    re-execution on another CPU changes at most its last digit (tools/printed.py).
+
+    >>> from ntklib.claims import Claim, ClaimsReport
+    >>> print(ClaimsReport([Claim("slope", -0.51, expect=-0.5, tol=0.1), Claim("n", 512.0)]))
+    claim  number  check       holds
+    -- checks that hold (1)
+    slope   -0.51  -0.5 ± 0.1  ok
+    -- reported without a check (1)
+    n         512  -           -
+    1 of 1 checked claims hold; 1 reported only.
+    """
+
+    def __init__(self, claims: list[Claim]):
+        self.claims = list(claims)
+        self.groups = {key: [c for c in self.claims if _status(c) == key] for key in _STATUS}
+        self.failed = [c.name for c in self.groups["failed"]]
+        self.n_checked = len(self.groups["failed"]) + len(self.groups["holds"])
+
+    @property
+    def summary(self) -> str:
+        """``"40 of 41 checked claims hold; 12 reported only."``"""
+        return (f"{self.n_checked - len(self.failed)} of {self.n_checked} checked claims hold; "
+                f"{len(self.groups['reported'])} reported only.")
+
+    def _rows(self):
+        for key, rows in self.groups.items():
+            if rows:
+                yield key, rows
+
+    def __str__(self) -> str:
+        cells = [(c.name, _shown(c), _check(c), _STATUS[_status(c)]) for c in self.claims]
+        w_name = max([len(r[0]) for r in cells] + [len("claim")])
+        w_num = max([len(r[1]) for r in cells] + [len("number")])
+        w_check = max([len(r[2]) for r in cells] + [len("check")])
+        line = lambda a, b, c, d: f"{a:<{w_name}}  {b:>{w_num}}  {c:<{w_check}}  {d}"  # noqa: E731
+        out = [line("claim", "number", "check", "holds")]
+        for key, rows in self._rows():
+            out.append(f"-- {_GROUP_TITLE[key]} ({len(rows)})")
+            out += [line(c.name, _shown(c), _check(c), _STATUS[key]) for c in rows]
+        out.append(self.summary)
+        return "\n".join(out)
+
+    __repr__ = __str__
+
+    def _repr_html_(self) -> str:
+        from html import escape
+
+        body = []
+        for key, rows in self._rows():
+            body.append(f'<tr class="claims-group claims-{key}"><th colspan="4">'
+                        f"{escape(_GROUP_TITLE[key])} ({len(rows)})</th></tr>")
+            for c in rows:
+                check = escape(_check(c)) if c.checked else "&ndash;"
+                mark = {"failed": "<strong>FAILED</strong>", "holds": "ok",
+                        "reported": "&ndash;"}[key]
+                body.append(f'<tr class="claims-{key}"><td><code>{escape(c.name)}</code></td>'
+                            f"<td>{escape(_shown(c))}</td><td>{check}</td><td>{mark}</td></tr>")
+        return ('<table class="claims-report">'
+                f"<caption>{escape(self.summary)}</caption>"
+                "<thead><tr><th>claim</th><th>number in the text</th><th>check</th>"
+                "<th>holds</th></tr></thead>"
+                f"<tbody>{''.join(body)}</tbody></table>")
+
+
 def report() -> None:
-    """Print every stated number with its check; raise AssertionError if a check fails."""
-    rows = recorded()
-    width = max([len(c.name) for c in rows] + [5])
-    for c in rows:
-        status = ("ok" if c.passes else "FAILED") if c.checked else "-"
-        shown = {"upper bound": "< ", "lower bound": "> "}.get(c.kind, "") + f"{c.value:g}"
-        print(f"{c.name:<{width}}  {shown:>12}  {c.describe():<24} {status}")
-    failed = [c.name for c in rows if c.checked and not c.passes]
-    n_checked = sum(c.checked for c in rows)
-    print(f"{n_checked - len(failed)} of {n_checked} checked claims hold; {len(rows) - n_checked} reported only.")
-    if failed:
-        raise AssertionError(f"claims failed: {failed}")
+    """Show every stated number with its check as one table, then print the summary line
+    ``"N of M checked claims hold; K reported only."``; raise AssertionError naming the failed
+    claims if any check fails (after showing the table, so the reader sees which).
+
+    In IPython/Jupyter the table is displayed (HTML, with the plain-text table as fallback);
+    elsewhere the plain-text table is printed."""
+    table = ClaimsReport(recorded())
+    if _ipython() is not None:
+        from IPython.display import display
+
+        display(table)
+    else:
+        print("\n".join(str(table).splitlines()[:-1]))
+    print(table.summary)
+    if table.failed:
+        raise AssertionError(f"claims failed: {table.failed}")

@@ -81,3 +81,83 @@ def test_a_name_stated_twice_with_another_value_raises_and_a_rerun_does_not():
         claims.below("dup_demo", 0.1, 1.0)
     assert [c.value for c in claims.recorded()] == [1.23]
     claims.reset()
+
+
+def _some_claims():
+    from ntklib import claims
+
+    claims.reset()
+    claims.state("rep_slope", -0.5123, digits=2, expect=-0.5, tol=0.1)
+    claims.state("rep_width", 512, digits=0)
+    claims.state("rep_broken", 3.0, digits=1, between=(0, 2))
+    claims.below("rep_gap", 2.3e-07, 1e-05)
+    claims.state("rep_ratio", 0.93, digits=2, between=(0.9, None))
+    return claims
+
+
+def test_report_is_one_table_grouped_by_outcome_and_still_raises(capsys):
+    claims = _some_claims()
+    capsys.readouterr()
+    with pytest.raises(AssertionError, match=r"claims failed: \['rep_broken'\]"):
+        claims.report()
+    out = capsys.readouterr().out.splitlines()
+    claims.reset()
+    # Header, then the groups in this order (failing first), each in the order stated.
+    assert out[0].split() == ["claim", "number", "check", "holds"]
+    groups = [i for i, line in enumerate(out) if line.startswith("-- ")]
+    assert [out[i] for i in groups] == ["-- checks that fail (1)", "-- checks that hold (3)",
+                                        "-- reported without a check (1)"]
+    rows = [line.split()[0] for line in out[1:-1] if not line.startswith("-- ")]
+    assert rows == ["rep_broken", "rep_slope", "rep_gap", "rep_ratio", "rep_width"]
+    broken = next(line for line in out if line.startswith("rep_broken"))
+    assert broken.split()[1] == "3" and broken.endswith("FAILED") and "in [0, 2]" in broken
+    gap = next(line for line in out if line.startswith("rep_gap"))
+    assert gap.split()[1:] == ["<", "1e-05", "measured", "<", "1e-05", "ok"]
+    assert "2.3e-07" not in "\n".join(out)
+    assert out[-1] == "3 of 4 checked claims hold; 1 reported only."
+    assert len(out) == 1 + 3 + 5 + 1  # one line per claim: compact
+
+
+def test_report_passes_quietly_on_success_and_is_deterministic(capsys):
+    claims = _some_claims()
+    claims._CLAIMS.pop("rep_broken")
+    capsys.readouterr()
+    assert claims.report() is None
+    first = capsys.readouterr().out
+    claims.report()
+    assert capsys.readouterr().out == first  # the same claims print the same text
+    assert first.splitlines()[-1] == "3 of 3 checked claims hold; 1 reported only."
+    assert "FAILED" not in first and "checks that fail" not in first
+    claims.reset()
+
+
+def test_report_in_jupyter_displays_an_html_table_and_prints_the_summary(monkeypatch, capsys):
+    """In a kernel the table is a display (HTML + plain text); the summary line stays a printed
+    stream, which tools/colab_runtime.py reads."""
+    import IPython.display
+
+    claims = _some_claims()
+    shown = []
+    monkeypatch.setattr(claims, "_ipython", lambda: object())
+    monkeypatch.setattr(IPython.display, "display", lambda obj: shown.append(obj))
+    capsys.readouterr()
+    with pytest.raises(AssertionError, match="rep_broken"):
+        claims.report()
+    claims.reset()
+    assert capsys.readouterr().out == "3 of 4 checked claims hold; 1 reported only.\n"
+    (table,) = shown
+    html = table._repr_html_()
+    assert html.startswith('<table class="claims-report">') and html.count("<tr") == 1 + 3 + 5
+    assert "<caption>3 of 4 checked claims hold; 1 reported only.</caption>" in html
+    assert html.index("rep_broken") < html.index("rep_slope") < html.index("rep_width")
+    assert "<strong>FAILED</strong>" in html and "&lt; 1e-05" in html
+    assert str(table).splitlines()[-1] == table.summary
+
+
+def test_report_of_nothing_says_so(capsys):
+    from ntklib import claims
+
+    claims.reset()
+    claims.report()
+    assert capsys.readouterr().out.splitlines() == ["claim  number  check  holds",
+                                                     "0 of 0 checked claims hold; 0 reported only."]
