@@ -1,7 +1,7 @@
 """Figures in a notebook are 'retina' PNG: twice the pixels, shown at the normal size, reproducible.
 
 ``plotting.set_style()`` selects the format in a kernel (the book's build, nbval, Colab). Checked in
-a real kernel (nbclient), twice, so the test also shows that the same figure gives the same bytes.
+a real kernel (nbclient), drawing the same figure twice: the same figure gives the same bytes.
 """
 
 from __future__ import annotations
@@ -34,23 +34,25 @@ def png_size(data: bytes) -> tuple[int, int]:
     return struct.unpack(">II", data[16:24])
 
 
-def run_cell(code: str) -> list:
+def run_cells(*cells: str) -> list[list]:
+    """The outputs of each cell, executed in order in one fresh kernel."""
     from nbclient import NotebookClient
 
     nb = nbformat.v4.new_notebook()
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    nb.cells = [nbformat.v4.new_code_cell(code)]
+    nb.cells = [nbformat.v4.new_code_cell(code) for code in cells]
     env_path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p)
     os.environ["PYTHONPATH"] = env_path  # the kernel imports this checkout's ntklib
     NotebookClient(nb, timeout=120, kernel_name="python3").execute()
-    return nb.cells[0].outputs
+    return [cell.outputs for cell in nb.cells]
 
 
 @pytest.fixture(scope="module")
 def outputs():
+    """The same figure drawn twice (two cells, each calling set_style again)."""
     old = os.environ.get("PYTHONPATH")
     try:
-        return run_cell(CODE), run_cell(CODE)
+        return run_cells(CODE, CODE)
     finally:
         if old is None:
             os.environ.pop("PYTHONPATH", None)

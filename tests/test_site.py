@@ -84,6 +84,7 @@ CHROMIUM_ARGS = [
     "--disable-dev-shm-usage",
 ]
 LOCAL_HOSTS = {"127.0.0.1", "localhost"}
+LOAD_TIMEOUT_MS = 120_000
 RAW_TEX = re.compile(r"\$\$|\\(?:Theta|ntk|flin|etacrit|frac|lVert|rVert|mathcal|mathbb|sqrt|lambda|eta|sigma|begin)\b")
 
 
@@ -152,8 +153,10 @@ class LoadedPage:
         self.page.on("pageerror", lambda e: self.errors.append(f"uncaught: {e}"))
         self.page.on("requestfailed", lambda r: self._failed(r))
         self.page.on("response", lambda r: r.status >= 400 and self.errors.append(f"HTTP {r.status}: {r.url}"))
-        self.page.goto(server + rel, wait_until="load")
-        self.page.wait_for_load_state("networkidle")
+        # Generous limits: on a loaded 2-core machine a long chapter takes well over playwright's
+        # default 30 s to go quiet; a page that never loads still fails.
+        self.page.goto(server + rel, wait_until="load", timeout=LOAD_TIMEOUT_MS)
+        self.page.wait_for_load_state("networkidle", timeout=LOAD_TIMEOUT_MS)
         # MathJax 3: wait until the initial typesetting promise has resolved (pages without math
         # do not load MathJax at all).
         self.page.evaluate("() => window.MathJax && window.MathJax.startup && window.MathJax.startup.promise"
