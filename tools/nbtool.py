@@ -88,45 +88,64 @@ def set_ref(ref: str) -> None:
 # The CUDA plugin must match jaxlib: Colab's GPU runtime ships jax-cuda12-plugin/-pjrt for its own jax,
 # and a newer plugin crashes an older jaxlib at the first array (jax-ml/jax#24901), so the cell removes it.
 SETUP_TEMPLATE = """\
-# Colab setup: installs the book's pinned stack and ntklib @REF@ in Google Colab; elsewhere it does nothing.
+# Colab setup: installs the book's pinned stack and ntklib @REF@ in Google Colab;
+# elsewhere it does nothing.
 import importlib.metadata as _md, os, subprocess, sys
 if "google.colab" in sys.modules or os.environ.get("NTKLIB_FORCE_COLAB_SETUP"):
     _repo, _ref = "@URL@", "@REF@"
     _pins = [@PINS@]
     _src = os.environ.get("NTKLIB_SOURCE", f"git+{_repo}@{_ref}")
+    _version = "Runtime > Change runtime type > runtime version 2025.10"
+
     def _pip(*args):
-        extra = os.environ.get("NTKLIB_PIP_ARGS", "").split() if args[0] == "install" else []
-        r = subprocess.run([sys.executable, "-m", "pip", *args, *extra], capture_output=True, text=True)
+        extra = os.environ.get("NTKLIB_PIP_ARGS", "").split()
+        extra = extra if args[0] == "install" else []
+        r = subprocess.run([sys.executable, "-m", "pip", *args, *extra],
+                           capture_output=True, text=True)
         return r.returncode == 0, r.stdout + r.stderr
+
     def _failed(what, out):
         _tail = "\\n".join(out.strip().splitlines()[-10:])
         if "ResolutionImpossible" in out or "conflicting dependencies" in out:
-            return (f"Install failed: {what} conflicts with this runtime's packages. Pick Runtime > Change runtime "
-                    f"type > runtime version 2025.10 and rerun, or report these lines at {_repo}/issues:\\n" + "\\n".join(
-                    l for l in out.splitlines() if l.startswith("ERROR") or " requires " in l or " depends on " in l
-                    or "user requested" in l))
+            _keys = ("ERROR", " requires ", " depends on ", "user requested")
+            _why = [l for l in out.splitlines()
+                    if l.startswith("ERROR") or any(k in l for k in _keys[1:])]
+            return (f"Install failed: {what} conflicts with this runtime's packages. "
+                    f"Pick {_version} and rerun, or report these lines at "
+                    f"{_repo}/issues:\\n" + "\\n".join(_why))
         if "No matching distribution" in out:
-            return (f"Install failed: pip found no wheel of {what} for Python {sys.version.split()[0]}. Pick Runtime "
-                    "> Change runtime type > runtime version 2025.10, then rerun this cell.\\n" + _tail)
-        return (f"Install failed: could not download {what} (no connection, or no such tag there). Rerun; if it "
-                f"fails again, report it at {_repo}/issues.\\n" + _tail)
-    # Colab's GPU runtime has a CUDA plugin for its own, newer jaxlib; it would crash jaxlib @JAXLIB@: remove it.
-    _gpu = {n: d.version for n in ("jax-cuda12-plugin", "jax-cuda12-pjrt", "jax-cuda13-plugin", "jax-cuda13-pjrt")
+            _py = sys.version.split()[0]
+            return (f"Install failed: pip found no wheel of {what} for Python {_py}. "
+                    f"Pick {_version}, then rerun this cell.\\n" + _tail)
+        return (f"Install failed: could not download {what} (no connection, or no "
+                f"such tag there). Rerun; if it fails again, report it at "
+                f"{_repo}/issues.\\n" + _tail)
+
+    # Colab's GPU runtime has a CUDA plugin for its own, newer jaxlib; it would crash
+    # jaxlib @JAXLIB@: remove it.
+    _gpu = {n: d.version
+            for n in ("jax-cuda12-plugin", "jax-cuda12-pjrt", "jax-cuda13-plugin",
+                      "jax-cuda13-pjrt")
             for d in _md.distributions(name=n) if d.version != "@JAXLIB@"}
     _ok, _out = _pip("install", *_pins)
     if not _ok:
         print(_failed(", ".join(_pins), _out))
     elif _gpu and not _pip("uninstall", "-y", *_gpu)[0]:
-        print(f"Could not remove {', '.join(_gpu)}: run  !pip uninstall -y {' '.join(_gpu)}  and rerun this cell.")
+        _names = " ".join(_gpu)
+        print(f"Could not remove {', '.join(_gpu)}: run  !pip uninstall -y {_names}  "
+              "and rerun this cell.")
     else:
         _ok, _out = _pip("install", _src)
-        print(f"Installed {', '.join(_pins)} and ntklib {_ref}." if _ok else _failed(f"ntklib {_ref} from {_src}", _out))
+        print(f"Installed {', '.join(_pins)} and ntklib {_ref}." if _ok
+              else _failed(f"ntklib {_ref} from {_src}", _out))
         if _ok and _gpu:
-            print(f"Removed {', '.join(f'{n} {v}' for n, v in _gpu.items())} (built for a newer jaxlib, it "
-                  "would crash jaxlib @JAXLIB@): jax runs on the CPU.")
+            _removed = ", ".join(f"{n} {v}" for n, v in _gpu.items())
+            print(f"Removed {_removed} (built for a newer jaxlib, it would crash "
+                  "jaxlib @JAXLIB@): jax runs on the CPU.")
         if _ok and "jax" in sys.modules:
-            print("jax was imported before this cell ran, so this session still runs the old jax: pick Runtime > "
-                  "Restart session, then run the notebook from the top.")"""
+            print("jax was imported before this cell ran, so this session still runs "
+                  "the old jax: pick Runtime > Restart session, then run the notebook "
+                  "from the top.")"""
 
 
 def setup_source() -> str:
@@ -135,7 +154,7 @@ def setup_source() -> str:
     ref = ntklib_ref()
     jaxlib = next(p.split("==")[1] for p in PINS if p.startswith("jaxlib=="))
     return (SETUP_TEMPLATE.replace("@URL@", url).replace("@REF@", ref).replace("@JAXLIB@", jaxlib)
-            .replace("@PINS@", ", ".join(f'"{p}"' for p in PINS)))
+            .replace("@PINS@", "\n             ".join(f'"{p}",' for p in PINS).rstrip(",")))
 
 
 def load(path) -> nbformat.NotebookNode:
