@@ -90,8 +90,8 @@ _SETTINGS = {
                       gap=dict(width=2048, steps=1000)),
     },
     "gronwall": {
-        "ci": dict(n_train=64, n_test=64, activation='erf', depth=1,
-                   widths=(256, 512, 1024, 2048, 4096), seeds=(0, 1, 2), lr_fraction=0.5, steps=400,
+        "ci": dict(n_train=64, n_test=64, activation='erf', depth=2,
+                   widths=(128, 256, 384, 512, 1024), seeds=(0, 1, 2), lr_fraction=0.5, steps=200,
                    records=30,
                    sweep=dict(n_train=64, width=512, depths=(1, 3), activations=('tanh', 'relu'),
                               multipliers=(0.5, 0.8, 1.2, 1.6, 2.0, 2.5, 3.2, 4.0, 5.0, 6.4, 8.0, 10.0, 16.0),
