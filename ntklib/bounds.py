@@ -173,18 +173,19 @@ def jacobian_norm(model: Model | Callable, params: Params, x) -> float:
 
 
 @singledispatch
-def _structured_jacobian_distance(spec) -> Callable | None:
-    """A fast ||J(θ_a) − J(θ_b)||_F for a spec type, ``(model, params_a, params_b, x) ↦ float``, or None."""
+def _structured_pieces(spec) -> Callable | None:
+    """Per-layer Jacobian factors ``(model, params, x) ↦ [(x^{l-1}, δ^l, c_w, c_b), …]`` for a
+    spec type whose Jacobian has that structure (:func:`_layer_pieces`), or None."""
     return None
 
 
-@_structured_jacobian_distance.register
+@_structured_pieces.register
 def _(spec: MLP) -> Callable:
-    return _mlp_jacobian_distance
+    return _layer_pieces
 
 
-def _mlp_jacobian_distance(model: Model, params_a: Params, params_b: Params, x) -> float:
-    return _pieces_distance(_layer_pieces(model, params_a, x), _layer_pieces(model, params_b, x))
+def _pieces_fn(model) -> Callable | None:
+    return _structured_pieces(model.spec) if isinstance(model, Model) else None
 
 
 def jacobian_distance(model: Model | Callable, params_a: Params, params_b: Params, x) -> float:
@@ -198,26 +199,11 @@ def jacobian_distance(model: Model | Callable, params_a: Params, params_b: Param
     """
     x = v.finite_array("x", x, ndim=2)
     apply_fn = _apply_fn(model)
-    fast = _structured_jacobian_distance(model.spec) if isinstance(model, Model) else None
-    if fast is not None:
-        return fast(model, params_a, params_b, x)
+    pieces = _pieces_fn(model)
+    if pieces is not None:
+        return _pieces_distance(pieces(model, params_a, x), pieces(model, params_b, x))
     xj = jnp.asarray(x)
     return float(np.linalg.norm(_flat_jacobian(apply_fn, params_a, xj) - _flat_jacobian(apply_fn, params_b, xj)))
-
-
-@singledispatch
-def _structured_cross_ntk(spec) -> Callable | None:
-    """A fast J(θ_a) J(θ_b)ᵀ for a spec type, ``(model, params_a, params_b, x) ↦ (Nk, Nk)``, or None."""
-    return None
-
-
-@_structured_cross_ntk.register
-def _(spec: MLP) -> Callable:
-    return _mlp_cross_ntk
-
-
-def _mlp_cross_ntk(model: Model, params_a: Params, params_b: Params, x) -> np.ndarray:
-    return _pieces_cross(_layer_pieces(model, params_a, x), _layer_pieces(model, params_b, x))
 
 
 def cross_ntk(model: Model | Callable, params_a: Params, params_b: Params, x) -> np.ndarray:
@@ -230,9 +216,9 @@ def cross_ntk(model: Model | Callable, params_a: Params, params_b: Params, x) ->
     """
     x = v.finite_array("x", x, ndim=2)
     apply_fn = _apply_fn(model)
-    fast = _structured_cross_ntk(model.spec) if isinstance(model, Model) else None
-    if fast is not None:
-        return fast(model, params_a, params_b, x)
+    pieces = _pieces_fn(model)
+    if pieces is not None:
+        return _pieces_cross(pieces(model, params_a, x), pieces(model, params_b, x))
     xj = jnp.asarray(x)
     return _flat_jacobian(apply_fn, params_a, xj) @ _flat_jacobian(apply_fn, params_b, xj).T
 
@@ -513,9 +499,9 @@ def measure_run(network: Model, params: Params, data: Dataset, *, lr: float, ste
         raise FloatingPointError(f"training diverged with lr={lr:.4g}; Theorem 2.1 needs lr < η_critical")
     theta_0 = empirical_ntk(network, params, data.x_train)
     f_tr, f_te, kernels_t, dist, jdist = list(res.f_train), list(res.f_test), [], [], []
-    structured = (_structured_jacobian_distance(network.spec) is not None
-                  and _structured_cross_ntk(network.spec) is not None)
-    pieces_0 = _layer_pieces(network, params, data.x_train) if structured else None
+    pieces = _pieces_fn(network)
+    structured = pieces is not None
+    pieces_0 = pieces(network, params, data.x_train) if structured else None
     pieces_t = None
     for s, p in zip(res.steps, res.params):
         kernels_t.append(theta_0 if s == 0 else empirical_ntk(network, p, data.x_train))
@@ -523,7 +509,7 @@ def measure_run(network: Model, params: Params, data: Dataset, *, lr: float, ste
         if s == 0:
             jdist.append(0.0)
         elif structured:
-            pieces_t = _layer_pieces(network, p, data.x_train)
+            pieces_t = pieces(network, p, data.x_train)
             jdist.append(_pieces_distance(pieces_t, pieces_0))
         else:
             jdist.append(jacobian_distance(network, p, params, data.x_train))
