@@ -94,7 +94,7 @@ _SETTINGS = {
                    widths=(128, 256, 384, 512, 1024), seeds=(0, 1, 2), lr_fraction=0.5, steps=200,
                    records=30,
                    sweep=dict(n_train=64, width=512, depths=(1, 3), activations=('tanh', 'relu'),
-                              multipliers=(0.5, 0.8, 1.2, 1.6, 2.0, 2.5, 3.2, 4.0, 5.0, 6.4, 8.0, 10.0, 16.0),
+                              multipliers=(0.8, 1.2, 1.6, 2.0, 2.5, 3.2, 4.0, 5.0, 6.4, 8.0, 10.0, 16.0),
                               steps=300, seeds=(0, 1))),
         "paper": dict(n_train=128, n_test=128, activation='erf', depth=3,
                       widths=tuple(2 ** i for i in range(8, 14)), seeds=(0, 1, 2, 3, 4),
