@@ -32,13 +32,14 @@ from . import _validate as v
 from .data import Dataset
 from .dynamics import LinearPredictor, gradient_descent, log_steps, recorded_mse
 from .kernels import empirical_ntk, layer_jacobian_factors
-from .models import MLP, Model, Params, check_model, parameter_distance
+from .models import MLP, Model, Params, check_model, parameter_distance, relative_weight_change
 from .stats import relative_error
 
 __all__ = [
     "residual_norms", "contraction_ratios", "contraction_bound", "decay_rate", "operator_norm",
-    "kernel_drift", "jacobian_norm", "jacobian_distance", "random_direction", "Gronwall",
-    "gronwall_terms", "RunMeasurements", "measure_run",
+    "kernel_drift", "jacobian_norm", "jacobian_distance", "cross_ntk", "random_direction",
+    "Gronwall", "gronwall_terms", "sup_gap_bound", "width_threshold", "RunMeasurements",
+    "measure_run",
 ]
 
 # ----------------------------------------------------------------------------- residuals
@@ -112,10 +113,41 @@ def kernel_drift(kernels_t, kernel_0, *, norm: str = "fro") -> np.ndarray:
 # ----------------------------------------------------------------------------- Jacobians
 
 
+_jit_factors = jax.jit(layer_jacobian_factors, static_argnums=(0,))
+
+
 def _layer_pieces(network: Model, params: Params, x) -> list[tuple]:
-    """:func:`ntklib.kernels.layer_jacobian_factors` in float64."""
-    return [(np.asarray(a, np.float64), np.asarray(e, np.float64), c_w, c_b)
-            for a, e, c_w, c_b in layer_jacobian_factors(network, params, jnp.asarray(x))]
+    """:func:`ntklib.kernels.layer_jacobian_factors` (compiled once per network) in float64."""
+    return [(np.asarray(a, np.float64), np.asarray(e, np.float64), float(c_w), float(c_b))
+            for a, e, c_w, c_b in _jit_factors(network, params, jnp.asarray(x))]
+
+
+def _pieces_distance(pieces_a: list[tuple], pieces_b: list[tuple]) -> float:
+    """||J_a − J_b||_F from two lists of :func:`_layer_pieces`."""
+    total = 0.0
+    for (xa, da, cw, cb), (xb, db, _, _) in zip(pieces_a, pieces_b):
+        sa, sb = np.sum(xa ** 2, axis=1), np.sum(xb ** 2, axis=1)  # (N,)
+        ta, tb = np.sum(da ** 2, axis=2), np.sum(db ** 2, axis=2)  # (k, N)
+        cross_x = np.sum(xa * xb, axis=1)
+        cross_d = np.sum(da * db, axis=2)
+        weights = sa * ta + sb * tb - 2.0 * cross_x * cross_d
+        total += cw * float(np.sum(weights))
+        if cb:
+            total += cb * float(np.sum((da - db) ** 2))
+    return float(np.sqrt(max(total, 0.0)))
+
+
+def _pieces_cross(pieces_a: list[tuple], pieces_b: list[tuple]) -> np.ndarray:
+    """J_a J_bᵀ (Nk, Nk) from two lists of :func:`_layer_pieces`, rows (example, output)."""
+    out = None
+    for (xa, da, cw, cb), (xb, db, _, _) in zip(pieces_a, pieces_b):
+        k, n, width = da.shape
+        gram = cw * xa @ xb.T + cb  # (N, N): Σ over the layer's parameters of ∂h_a·∂h_b
+        dd = (da.reshape(k * n, width) @ db.reshape(k * n, width).T).reshape(k, n, k, n)
+        term = gram[:, None, :, None] * dd.transpose(1, 0, 3, 2)
+        out = term if out is None else out + term
+    n, k = out.shape[:2]
+    return out.reshape(n * k, n * k)
 
 
 def _flat_jacobian(apply_fn: Callable, params: Params, x) -> np.ndarray:
@@ -141,29 +173,19 @@ def jacobian_norm(model: Model | Callable, params: Params, x) -> float:
 
 
 @singledispatch
-def _structured_jacobian_distance(spec) -> Callable | None:
-    """A fast ||J(θ_a) − J(θ_b)||_F for a spec type, ``(model, params_a, params_b, x) ↦ float``, or None."""
+def _structured_pieces(spec) -> Callable | None:
+    """Per-layer Jacobian factors ``(model, params, x) ↦ [(x^{l-1}, δ^l, c_w, c_b), …]`` for a
+    spec type whose Jacobian has that structure (:func:`_layer_pieces`), or None."""
     return None
 
 
-@_structured_jacobian_distance.register
+@_structured_pieces.register
 def _(spec: MLP) -> Callable:
-    return _mlp_jacobian_distance
+    return _layer_pieces
 
 
-def _mlp_jacobian_distance(model: Model, params_a: Params, params_b: Params, x) -> float:
-    total = 0.0
-    for (xa, da, cw, cb), (xb, db, _, _) in zip(_layer_pieces(model, params_a, x),
-                                                 _layer_pieces(model, params_b, x)):
-        sa, sb = np.sum(xa ** 2, axis=1), np.sum(xb ** 2, axis=1)  # (N,)
-        ta, tb = np.sum(da ** 2, axis=2), np.sum(db ** 2, axis=2)  # (k, N)
-        cross_x = np.sum(xa * xb, axis=1)
-        cross_d = np.sum(da * db, axis=2)
-        weights = sa * ta + sb * tb - 2.0 * cross_x * cross_d
-        total += cw * float(np.sum(weights))
-        if cb:
-            total += cb * float(np.sum((da - db) ** 2))
-    return float(np.sqrt(max(total, 0.0)))
+def _pieces_fn(model) -> Callable | None:
+    return _structured_pieces(model.spec) if isinstance(model, Model) else None
 
 
 def jacobian_distance(model: Model | Callable, params_a: Params, params_b: Params, x) -> float:
@@ -177,11 +199,28 @@ def jacobian_distance(model: Model | Callable, params_a: Params, params_b: Param
     """
     x = v.finite_array("x", x, ndim=2)
     apply_fn = _apply_fn(model)
-    fast = _structured_jacobian_distance(model.spec) if isinstance(model, Model) else None
-    if fast is not None:
-        return fast(model, params_a, params_b, x)
+    pieces = _pieces_fn(model)
+    if pieces is not None:
+        return _pieces_distance(pieces(model, params_a, x), pieces(model, params_b, x))
     xj = jnp.asarray(x)
     return float(np.linalg.norm(_flat_jacobian(apply_fn, params_a, xj) - _flat_jacobian(apply_fn, params_b, xj)))
+
+
+def cross_ntk(model: Model | Callable, params_a: Params, params_b: Params, x) -> np.ndarray:
+    """J(θ_a) J(θ_b)ᵀ on inputs ``x``, (Nk, Nk) in float64 (Θ̂ when θ_a = θ_b).
+
+    With θ_a = θ_0 and θ_b = θ_t, ``cross_ntk − Θ̂_0`` = J_0 (J_t − J_0)ᵀ, the term whose
+    Frobenius norm Cauchy–Schwarz bounds by ||J_0||_F ||J_t − J_0||_F in Step 6. An MLP uses
+    its per-layer structure (Θ = Σ_l (c_w x^{l-1}x'^{l-1ᵀ} + c_b) · δ^l δ'^{lᵀ} with the two
+    factors taken at θ_a and θ_b); any other model the full Jacobians (small models only).
+    """
+    x = v.finite_array("x", x, ndim=2)
+    apply_fn = _apply_fn(model)
+    pieces = _pieces_fn(model)
+    if pieces is not None:
+        return _pieces_cross(pieces(model, params_a, x), pieces(model, params_b, x))
+    xj = jnp.asarray(x)
+    return _flat_jacobian(apply_fn, params_a, xj) @ _flat_jacobian(apply_fn, params_b, xj).T
 
 
 def random_direction(params: Params, radius: float, seed: int = 0) -> Params:
@@ -260,6 +299,45 @@ def gronwall_terms(times, lam0: float, beta, glin_norms, gap_norms, *, atol: flo
     return Gronwall(times, u, alpha, int_beta, rhs, np.exp(-lam0 * times) * rhs, lam0, atol)
 
 
+def sup_gap_bound(sigma: float, lam0: float, r0: float) -> float:
+    """sup_t of Step 7's closed-form bound t σ e^{(σ − λ_0) t} R_0: σ R_0 / (e (λ_0 − σ)).
+
+    From u ≤ α exp(∫β) with β ≤ σ and ||g_lin(s)|| ≤ e^{−λ_0 s} R_0: α(t) ≤ σ t R_0 and
+    ||g_lin(t) − g(t)|| ≤ σ t R_0 e^{(σ−λ_0)t}, maximal at t = 1/(λ_0 − σ). Book units: ``sigma``
+    = sup_t ||Θ̂_t − Θ̂_0||_op/(Nk), ``lam0`` = λ_min(Θ̂_0)/(Nk). Infinite when σ ≥ λ_0 (the
+    bound grows without limit in t: the width is below the theorem's threshold).
+
+    >>> round(sup_gap_bound(0.1, 0.2, 1.0), 6) == round(0.1 / (np.e * 0.1), 6)
+    True
+    >>> sup_gap_bound(0.3, 0.2, 1.0)
+    inf
+    """
+    sigma = v.positive_float("sigma", sigma, allow_zero=True)
+    lam0 = v.positive_float("lam0", lam0)
+    r0 = v.positive_float("r0", r0, allow_zero=True)
+    if sigma >= lam0:
+        return float("inf")
+    return float(sigma * r0 / (np.e * (lam0 - sigma)))
+
+
+def width_threshold(k_const: float, r0: float, lam_min: float) -> float:
+    """The width n* = (18 K³ R_0 / λ_min²)² at which the proof's Step 3 closes (paper S67).
+
+    Step 3 needs ||J(θ̃)J(θ)ᵀ − Θ̂_0||_F ≤ λ_min/3 along training; Steps 1 and 5 bound the left
+    side by 2K · (K/√n) · 3KR_0/λ_min, which is ≤ λ_min/3 iff n ≥ n*. ``k_const`` is K (a bound on
+    ||J||_F and on √n times the Jacobian's Lipschitz constant), ``r0`` the initial residual and
+    ``lam_min`` = λ_min(Θ) of the unnormalized analytic kernel (the η's cancel, so the paper's
+    and the book's units agree here).
+
+    >>> width_threshold(1.0, 1.0, 1.0)
+    324.0
+    """
+    k_const = v.positive_float("k_const", k_const)
+    r0 = v.positive_float("r0", r0)
+    lam_min = v.positive_float("lam_min", lam_min)
+    return float((18.0 * k_const ** 3 * r0 / lam_min ** 2) ** 2)
+
+
 # ----------------------------------------------------------------------------- one training run
 
 
@@ -272,9 +350,12 @@ class RunMeasurements:
     model's exact discrete outputs ``flin_train``, ``flin_test`` (eq. 9–11 with Θ̂_0),
     ``param_distance`` ||θ_t − θ_0||, ``jacobian_distance`` ||J(θ_t) − J(θ_0)||_F,
     ``drift_fro`` / ``drift_op`` = ||Θ̂_t − Θ̂_0||_F / _op (unnormalized Θ̂ = J Jᵀ),
-    ``jacobian_norms`` = ||J(θ_t)||_F.
+    ``jacobian_norms`` = ||J(θ_t)||_F; ``cross_drift`` = ||J(θ_0)(J(θ_T) − J(θ_0))ᵀ||_F at the end.
     ``theta_0`` is Θ̂_0 (Nk, Nk); ``jacobian_norm_0`` = ||J(θ_0)||_F; ``jacobian_distance_random``
-    = ||J(θ_0 + r u) − J(θ_0)||_F for a random unit u and r = ||θ_T − θ_0||.
+    = ||J(θ_0 + r u) − J(θ_0)||_F for a random unit u and r = ||θ_T − θ_0||;
+    ``layer_changes`` = ||W^l_T − W^l_0||_F/||W^l_0||_F per weight layer, input layer first;
+    ``triangle_ratio`` = ||Θ̂_T − Θ̂_0||_F / (||J_T ΔJᵀ||_F + ||ΔJ J_0ᵀ||_F) ≤ 1 with
+    ΔJ = J_T − J_0: how much of the triangle inequality of Step 6 the kernel's motion uses.
     """
 
     lr: float
@@ -294,6 +375,9 @@ class RunMeasurements:
     jacobian_norms: np.ndarray
     jacobian_norm_0: float
     jacobian_distance_random: float
+    cross_drift: float
+    triangle_ratio: float
+    layer_changes: np.ndarray
 
     @property
     def n_outputs(self) -> int:
@@ -321,11 +405,28 @@ class RunMeasurements:
         J_t J_tᵀ − J_0 J_0ᵀ = J_t (J_t − J_0)ᵀ + (J_t − J_0) J_0ᵀ (the step from Lemma 1/2 to S50/S98)."""
         return (self.jacobian_norms + self.jacobian_norm_0) * self.jacobian_distance
 
+    @property
+    def sigma(self) -> float:
+        """σ = sup_t ||Θ̂_t − Θ̂_0||_op/(Nk), the kernel drift that Step 7 compares with λ_0."""
+        return float(np.max(self.drift_op)) / self.n_outputs
+
+    @property
+    def alignment(self) -> float:
+        """||J_0 ΔJᵀ||_F / (||J_0||_F ||ΔJ||_F) with ΔJ = J(θ_T) − J(θ_0): the fraction of the
+        Cauchy–Schwarz bound ||J_0 ΔJᵀ||_F ≤ ||J_0||_F ||ΔJ||_F of Step 6 that is used (≤ 1)."""
+        return self.cross_drift / (self.jacobian_norm_0 * float(self.jacobian_distance[-1]))
+
     def summary(self, theta_analytic) -> dict[str, float]:
         """Scalars per run for width sweeps: one entry per step of the proof.
 
         ``param_distance_bound`` is S97's 3KR_0/λ_min(Θ) with K = max_t ||J(θ_t)||_F (the
-        η's cancel: Σ_s (η/Nk) K ||g_s|| ≤ (η/Nk) K R_0 · 3Nk/(η λ_min)).
+        η's cancel: Σ_s (η/Nk) K ||g_s|| ≤ (η/Nk) K R_0 · 3Nk/(η λ_min)). ``gap_train_l2`` is
+        sup_t ||f_t(X) − f^lin_t(X)||_2 over all Nk training entries, the norm the Grönwall bound
+        ``gronwall_bound`` bounds; ``gap_train``/``gap_test`` are sup_t of the largest |entry|.
+        ``alignment`` is :attr:`alignment`; ``triangle_ratio`` is :attr:`triangle_ratio`;
+        ``sigma_ratio`` = σ/λ_0;
+        ``sup_gap_bound`` = :func:`sup_gap_bound` (inf if σ ≥ λ_0); ``layer_change_l`` the
+        relative change of weight layer l = 1 … L+1.
 
         ``theta_analytic`` is the (N, N) analytic NTK on the training inputs (λ_min, and the
         concentration ||Θ̂_0 − Θ||_F).
@@ -361,6 +462,13 @@ class RunMeasurements:
             "gronwall_fraction": gw.fraction_holding,
             "gronwall_bound": float(np.max(gw.gap_bound)),
             "gap_train": float(np.max(np.abs(self.f_train - self.flin_train))),
+            "gap_train_l2": float(np.max(np.linalg.norm(
+                (self.f_train - self.flin_train).reshape(len(self.times), -1), axis=1))),
+            "alignment": self.alignment,
+            "triangle_ratio": self.triangle_ratio,
+            "sigma_ratio": self.sigma / self.lam0,
+            "sup_gap_bound": sup_gap_bound(self.sigma, self.lam0, float(self.residual_norms[0])),
+            **{f"layer_change_{i + 1}": float(c) for i, c in enumerate(self.layer_changes)},
             "gap_test": float(np.max(np.abs(self.f_test - self.flin_test))),
             "final_residual": float(self.residual_norms[-1]),
         }
@@ -391,10 +499,31 @@ def measure_run(network: Model, params: Params, data: Dataset, *, lr: float, ste
         raise FloatingPointError(f"training diverged with lr={lr:.4g}; Theorem 2.1 needs lr < η_critical")
     theta_0 = empirical_ntk(network, params, data.x_train)
     f_tr, f_te, kernels_t, dist, jdist = list(res.f_train), list(res.f_test), [], [], []
+    pieces = _pieces_fn(network)
+    structured = pieces is not None
+    pieces_0 = pieces(network, params, data.x_train) if structured else None
+    pieces_t = None
     for s, p in zip(res.steps, res.params):
         kernels_t.append(theta_0 if s == 0 else empirical_ntk(network, p, data.x_train))
         dist.append(parameter_distance(params, p))
-        jdist.append(0.0 if s == 0 else jacobian_distance(network, p, params, data.x_train))
+        if s == 0:
+            jdist.append(0.0)
+        elif structured:
+            pieces_t = pieces(network, p, data.x_train)
+            jdist.append(_pieces_distance(pieces_t, pieces_0))
+        else:
+            jdist.append(jacobian_distance(network, p, params, data.x_train))
+    # At the end of training, every product by the same float64 rule: J_0 J_0ᵀ, J_0 J_Tᵀ, J_T J_Tᵀ
+    if structured:
+        c00, c0t, ctt = (_pieces_cross(pieces_0, pieces_0), _pieces_cross(pieces_0, pieces_t),
+                         _pieces_cross(pieces_t, pieces_t))
+    else:
+        pt = res.params[-1]
+        c00, c0t, ctt = (cross_ntk(network, a, b, data.x_train)
+                         for a, b in ((params, params), (params, pt), (pt, pt)))
+    cross_0 = float(np.linalg.norm(c0t - c00))  # ||J_0 ΔJᵀ||_F = ||ΔJ J_0ᵀ||_F
+    cross_t = float(np.linalg.norm(ctt - c0t.T))  # ||J_T ΔJᵀ||_F
+    drift_t = float(np.linalg.norm(ctt - c00))  # ||Θ̂_T − Θ̂_0||_F
     losses = np.array(res.loss_steps)
     losses[-1] = float(recorded_mse(f_tr[-1], data.y_train))
     if not np.all(np.isfinite(losses)):
@@ -417,4 +546,6 @@ def measure_run(network: Model, params: Params, data: Dataset, *, lr: float, ste
         param_distance=np.array(dist), jacobian_distance=np.array(jdist),
         jacobian_norms=np.sqrt(np.einsum("tii->t", kernels_t.astype(np.float64))),
         jacobian_norm_0=float(np.sqrt(np.trace(np.asarray(theta_0, np.float64)))),
-        jacobian_distance_random=j_rand)
+        jacobian_distance_random=j_rand, cross_drift=cross_0,
+        triangle_ratio=drift_t / (cross_0 + cross_t),
+        layer_changes=relative_weight_change(params, res.params[-1]))

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ntklib import bounds, data, dynamics, kernels, models
+from ntklib import bounds, claims, data, dynamics, kernels, models, stats
 from ntklib.experiments import gronwall as lrx
 
 
@@ -139,7 +139,7 @@ def test_jacobian_distance_is_zero_for_a_linear_model_and_exact_for_a_quadratic(
 
 @pytest.mark.parametrize("parameterization", ["ntk", "standard"])
 @pytest.mark.parametrize("activation", ["erf", "relu"])
-def test_jacobian_distance_network_formula_matches_full_jacobians(x64, parameterization, activation):
+def test_structured_formulas_match_full_jacobians(x64, parameterization, activation):
     ds = data.digits(6, 2, classes=[0, 1, 2], seed=4)
     net = models.mlp(2, 24, activation=activation, parameterization=parameterization, out_dim=3)
     to64 = lambda p: jax.tree_util.tree_map(lambda a: a.astype(jnp.float64), p)
@@ -151,6 +151,33 @@ def test_jacobian_distance_network_formula_matches_full_jacobians(x64, parameter
     assert fast == pytest.approx(full, rel=1e-8)
     assert bounds.jacobian_norm(net, pa, x) == pytest.approx(bounds.jacobian_norm(net.apply_fn, pa, x), rel=1e-8)
     assert bounds.jacobian_distance(net, pa, pa, x) == pytest.approx(0.0, abs=1e-6)
+    cross = bounds.cross_ntk(net, pa, pb, x)  # J_a J_bᵀ by the per-layer formula
+    assert cross.shape == (18, 18)
+    np.testing.assert_allclose(cross, bounds.cross_ntk(net.apply_fn, pa, pb, x), rtol=1e-8, atol=1e-10)
+    theta_a = bounds.cross_ntk(net, pa, pa, x)
+    np.testing.assert_allclose(theta_a, kernels.empirical_ntk(net, pa, x), rtol=1e-8, atol=1e-10)
+    # Cauchy–Schwarz: ||J_a (J_b − J_a)ᵀ||_F ≤ ||J_a||_F ||J_b − J_a||_F
+    assert np.linalg.norm(cross - theta_a) <= bounds.jacobian_norm(net, pa, x) * fast
+
+
+def test_sup_gap_bound_is_the_maximum_over_time_of_the_closed_form():
+    sigma, lam0, r0 = 0.02, 0.05, 3.0
+    t = np.linspace(0.0, 2000.0, 200001)
+    closed = sigma * r0 * t * np.exp(-(lam0 - sigma) * t)
+    assert bounds.sup_gap_bound(sigma, lam0, r0) == pytest.approx(closed.max(), rel=1e-6)
+    assert bounds.sup_gap_bound(lam0, lam0, r0) == float("inf")
+    with pytest.raises(ValueError, match="lam0"):
+        bounds.sup_gap_bound(0.1, 0.0, 1.0)
+
+
+def test_width_threshold_closes_step_three():
+    k, r0, lam = 2.0, 3.0, 0.5
+    n_star = bounds.width_threshold(k, r0, lam)
+    # at n*, 2K·(K/√n)·3KR_0/λ equals λ/3; wider is below it
+    assert 6 * k ** 3 * r0 / (lam * np.sqrt(n_star)) == pytest.approx(lam / 3)
+    assert 6 * k ** 3 * r0 / (lam * np.sqrt(4 * n_star)) < lam / 3
+    with pytest.raises(ValueError, match="k_const"):
+        bounds.width_threshold(0.0, r0, lam)
 
 
 def test_random_direction_has_the_requested_radius():
@@ -202,6 +229,23 @@ def test_measure_run_linearization_and_records(run):
 def _final_params(ds, net, params, lr):
     return dynamics.gradient_descent(net.apply_fn, params, ds.x_train, ds.y_train, lr=lr, steps=60,
                                      record=[0, 60]).params_final
+
+
+def test_measure_run_alignment_layers_and_norms(run):
+    ds, net, params, lr, theta, m = run
+    final = _final_params(ds, net, params, lr)
+    np.testing.assert_allclose(m.layer_changes, models.relative_weight_change(params, final),
+                               rtol=1e-4)
+    expected = np.linalg.norm(bounds.cross_ntk(net, params, final, ds.x_train)
+                              - bounds.cross_ntk(net, params, params, ds.x_train))
+    assert m.cross_drift == pytest.approx(expected, rel=1e-3)
+    assert 0 < m.alignment <= 1
+    s = m.summary(theta)
+    assert 0 < s["triangle_ratio"] <= 1 + 1e-6
+    assert s["gap_train"] <= s["gap_train_l2"] <= np.sqrt(ds.y_train.size) * s["gap_train"]
+    assert s["gap_train_l2"] <= s["gronwall_bound"] or s["sigma_ratio"] >= 1
+    assert s["sigma_ratio"] == pytest.approx(m.sigma / m.lam0)
+    assert set(f"layer_change_{i}" for i in (1, 2)) <= set(s)
 
 
 def test_measure_run_summary_and_gronwall(run):
@@ -261,6 +305,37 @@ def test_lr_run_below_and_above_threshold():
     assert low["c_lin"] == pytest.approx(2 * 16 / np.linalg.eigvalsh(theta0.astype(np.float64))[-1] / eta_c, rel=1e-5)
     high = lrx.lr_run(net, params, ds, lr=50 * eta_c, steps=50, eta_crit=eta_c)
     assert high["lin_diverged"] and high["outcome"] == "diverged" and np.isnan(high["kernel_change"])
+    # the stability number: the linear model diverges iff η λ_max(Θ̂_0)/(Nk) > 2
+    assert low["sharpness_0"] < 2 < high["sharpness_0"] and np.isnan(high["sharpness_T"])
+    assert low["sharpness_0"] == pytest.approx(2 * 0.5 / low["c_lin"], rel=1e-6)
+    assert 0 < low["sharpness_T"] < 2
+
+
+def test_classify_uses_the_stated_threshold():
+    assert lrx.classify(False, False, lrx.TRAINED_BELOW - 1e-9) == "linear"
+    assert lrx.classify(False, False, lrx.TRAINED_BELOW) == "stuck"
+    with pytest.raises(ValueError, match="trained_below"):
+        lrx.classify(False, False, 0.1, trained_below=-1.0)
+
+
+def test_state_exponent_checks_can_fail():
+    claims.reset()
+    try:
+        fit = stats.PowerLaw(-0.8, 0.05, -0.9, -0.7, 1.0, "pooled ols")
+        lrx.state_exponent("t_half", fit, contains=-0.5)       # interval excludes −0.5: fails
+        lrx.state_exponent("t_one", fit, contains=-1.0)        # excludes −1: fails
+        lrx.state_exponent("t_fast", fit, below=-0.5)          # whole interval below −0.5: holds
+        lrx.state_exponent("t_faster", fit, below=-0.75)       # upper end −0.7 > −0.75: fails
+        passes = {c.name: c.passes for c in claims.recorded()}
+        assert not (passes["t_half_lo"] and passes["t_half_hi"])
+        assert not (passes["t_one_lo"] and passes["t_one_hi"])
+        assert passes["t_fast_hi"] and not passes["t_faster_hi"]
+        with pytest.raises(ValueError, match="contains= or below="):
+            lrx.state_exponent("t_none", fit)
+        with pytest.raises(TypeError, match="PowerLaw"):
+            lrx.state_exponent("t_bad", -0.5, contains=-0.5)
+    finally:
+        claims.reset()
 
 
 def test_boundaries_from_a_synthetic_frame():

@@ -16,19 +16,51 @@ import numpy as np
 import pandas as pd
 
 from .. import _validate as v
-from .. import models
+from .. import claims, models
 from ..data import Dataset
 from ..dynamics import LinearPredictor, gradient_descent, log_steps
 from ..kernels import analytic_ntk, empirical_ntk, eta_critical
 from ..models import Model, Params, forward_features
-from ..stats import relative_error, rmse
+from ..stats import PowerLaw, relative_error, rmse
 from . import sweep
 
 __all__ = [
-    "OUTCOMES", "dead_fraction", "classify", "lr_run", "learning_rate_sweep", "boundaries",
+    "OUTCOMES", "TRAINED_BELOW", "state_exponent", "dead_fraction", "classify", "lr_run", "learning_rate_sweep", "boundaries",
 ]
 
 OUTCOMES = ("linear", "catapult", "stuck", "diverged")
+TRAINED_BELOW = 0.5  # a run "trained" if its final loss is below this fraction of the initial one
+
+
+def state_exponent(name: str, fit: PowerLaw, *, contains: float | None = None,
+                   below: float | None = None, digits: int = 2) -> PowerLaw:
+    """State a fitted exponent and its 95% interval as claims ``name``, ``name_lo``, ``name_hi``.
+
+    ``contains``: the sentence says the exponent is consistent with this value, so the check
+    is ci_low ≤ value ≤ ci_high. ``below``: the sentence says the quantity decays faster than
+    n^below, so the check is ci_high < below. At least one must be given (an exponent stated
+    without a check could not fail). Returns ``fit``.
+
+    >>> fit = PowerLaw(-0.48, 0.02, -0.52, -0.44, 1.0, "pooled ols")
+    >>> state_exponent("doc_exp", fit, contains=-0.5) is fit
+    doc_exp = -0.48
+    doc_exp_lo = -0.52
+    doc_exp_hi = -0.44
+    True
+    >>> [c.passes for c in claims.recorded() if c.name.startswith("doc_exp")]
+    [True, True, True]
+    """
+    if not isinstance(fit, PowerLaw):
+        raise TypeError(f"fit must be a stats.PowerLaw, got {type(fit).__name__}")
+    if contains is None and below is None:
+        raise ValueError(f"state_exponent({name!r}) needs contains= or below= (a check that can fail)")
+    lo_check = (None, contains) if contains is not None else None
+    hi_check = (contains if contains is not None else None,
+                below - 10.0 ** -digits if below is not None else None)
+    claims.state(name, fit.exponent, digits=digits)
+    claims.state(f"{name}_lo", fit.ci_low, digits=digits, between=lo_check)
+    claims.state(f"{name}_hi", fit.ci_high, digits=digits, between=hi_check)
+    return fit
 
 
 def dead_fraction(network: Model, params: Params, x) -> float:
@@ -49,9 +81,13 @@ def dead_fraction(network: Model, params: Params, x) -> float:
     return dead / sum(a.shape[1] for a in hidden)
 
 
-def classify(nn_diverged: bool, lin_diverged: bool, loss_ratio: float, *, trained_below: float = 0.5) -> str:
-    """One word per run: "diverged" (network loss blew up), "stuck" (finite but final/initial loss
-    ≥ ``trained_below``), "catapult" (network trains while its linearization diverges), "linear"."""
+def classify(nn_diverged: bool, lin_diverged: bool, loss_ratio: float, *,
+             trained_below: float = TRAINED_BELOW) -> str:
+    """One word per run: "diverged" (network loss blew up: non-finite or above
+    :data:`ntklib.dynamics.DIVERGENCE_LOSS`), "stuck" (finite but final/initial loss ≥
+    ``trained_below``), "catapult" (network trains while its linearization diverges), "linear"
+    (both train)."""
+    trained_below = v.positive_float("trained_below", trained_below)
     if nn_diverged:
         return "diverged"
     if not np.isfinite(loss_ratio) or loss_ratio >= trained_below:
@@ -66,8 +102,10 @@ def lr_run(network: Model, params: Params, data: Dataset, *, lr: float, steps: i
     Returns c = lr/η_crit, whether the network and the linear model diverge (the latter iff
     η λ_max(Θ̂_0)/(Nk) > 2, with c_lin = 2Nk/(λ_max(Θ̂_0) η_crit) its exact threshold), initial,
     peak and final training loss, the kernel's relative move ||Θ̂_T − Θ̂_0||_F/||Θ̂_0||_F, the
-    RMS test-output gap to the linearization (if neither diverged), the dead-unit fraction and
-    the outcome label of :func:`classify`.
+    RMS test-output gap to the linearization (if neither diverged), the dead-unit fraction,
+    the step's stability numbers η λ_max(Θ̂_0)/(Nk) (``sharpness_0``; the linear model diverges
+    iff > 2) and η λ_max(Θ̂_T)/(Nk) (``sharpness_T``, if the network did not diverge) and the
+    outcome label of :func:`classify`.
     """
     lr = v.positive_float("lr", lr)
     eta_crit = v.positive_float("eta_crit", eta_crit)
@@ -85,10 +123,12 @@ def lr_run(network: Model, params: Params, data: Dataset, *, lr: float, steps: i
            "c_lin": lin_threshold / eta_crit, "loss_0": loss0,
            "loss_peak_ratio": float(np.max(res.loss_train)) / loss0,
            "loss_ratio": float("nan"), "kernel_change": float("nan"), "lin_gap_test": float("nan"),
-           "dead_fraction": float("nan")}
+           "dead_fraction": float("nan"), "sharpness_0": lr * lam_max / n_out,
+           "sharpness_T": float("nan")}
     if not res.diverged:
         out["loss_ratio"] = float(res.loss_train[-1]) / loss0
         theta_t = empirical_ntk(network, res.params_final, data.x_train).astype(np.float64)
+        out["sharpness_T"] = lr * float(np.linalg.eigvalsh(theta_t)[-1]) / n_out
         out["kernel_change"] = relative_error(theta_t, theta0)
         out["dead_fraction"] = dead_fraction(network, res.params_final, data.x_train)
         if not lin_diverged:
