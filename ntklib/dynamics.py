@@ -3,12 +3,14 @@
 Book convention, used everywhere: the loss is ½·mean over all N·k output entries,
     L(θ) = 1/(2Nk) Σ_i ||f(x_i) − y_i||²,
 and time is t = η·steps (η·steps ↔ the paper's t; its summed loss has Θ in place of Θ/(Nk)).
-Gradient descent in function space then reads f_{s+1}(X) = f_s(X) − (η/Nk) Θ̂_s (f_s(X) − Y).
+Gradient descent in function space then reads f_{s+1}(X) ≈ f_s(X) − (η/Nk) Θ̂_s (f_s(X) − Y)
+(exact for f_lin, with Θ̂_0; first order in η for the network).
 
 One training loop, :func:`step_fn` (an update rule from :data:`UPDATE_RULES`, a loss from
 :data:`LOSSES`, optional minibatches), drives :func:`gradient_descent`, :func:`train` and
 :func:`train_ensemble`; one linearization, :class:`LinearPredictor`, gives f_lin in closed form
-with Θ̂_0's eigendecomposition computed once.
+with Θ̂_0's eigendecomposition computed once — for gradient descent, gradient flow and heavy ball
+(:func:`residual_filter`; :func:`heavy_ball_modes` classifies each mode's damping).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from typing import Any, Callable, Sequence
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pandas as pd
 
 from . import _validate as v
 from .data import Dataset
@@ -30,7 +33,8 @@ from .models import Model, Params, check_model
 __all__ = [
     "DIVERGENCE_LOSS", "log_steps", "TrainResult", "mse_loss", "recorded_mse",
     "cross_entropy_loss", "LOSSES", "gd_update", "heavy_ball_update", "UPDATE_RULES", "step_fn",
-    "gradient_descent", "check_learning_rate", "train", "residual_filter", "LinearPredictor",
+    "gradient_descent", "check_learning_rate", "train", "heavy_ball_modes", "residual_filter",
+    "LinearPredictor",
     "linear_predictor", "linearized_outputs", "gp_moments", "nngp_posterior",
     "linearized_weights", "EnsembleResult", "ensemble_params", "train_ensemble",
 ]
@@ -360,15 +364,100 @@ def _steps_array(steps) -> tuple[np.ndarray, bool]:
     return arr, scalar
 
 
+def heavy_ball_modes(lam, lr: float, n_outputs: int, momentum: float) -> pd.DataFrame:
+    """Heavy ball on the linear model, one row per eigenvalue λ of Θ̂_0 (largest first).
+
+    Along λ's eigenvector the residual obeys r_{s+1} = (1 + β − x) r_s − β r_{s−1} with
+    x = ηλ/(Nk) (``n_outputs`` = N·k; :func:`residual_filter`), whose characteristic roots z
+    solve z² − (1 + β − x) z + β = 0. Columns ``lam``, ``x``; ``regime``: "overdamped"
+    for x < (1 − √β)² (real positive roots, monotone decay; for x ≪ (1 − √β)² at the rate
+    x/(1 − β) per step), "underdamped" for (1 − √β)² < x < (1 + √β)² (complex roots of modulus
+    √β: oscillation by the angle ω = arccos((1 + β − x)/(2√β)) per step), "alternating" for
+    (1 + √β)² ≤ x < 2(1 + β) (a negative root) and "unstable" for x ≥ 2(1 + β), i.e. above the
+    rate 2(1 + β)Nk/λ (gradient descent's limit is 2Nk/λ); ``contraction`` = max |z| (the
+    residual's factor per step); ``period`` = 2π/ω steps (underdamped modes; NaN otherwise).
+
+    >>> modes = heavy_ball_modes([4.0, 1.0, 0.01], lr=0.1, n_outputs=1, momentum=0.81)
+    >>> modes["regime"].tolist(), round(float(modes["contraction"][1]), 3)
+    (['underdamped', 'underdamped', 'overdamped'], 0.9)
+    """
+    lam = np.sort(v.finite_array("lam", lam, ndim=1).astype(np.float64))[::-1]
+    lr = v.positive_float("lr", lr)
+    n_outputs = v.positive_int("n_outputs", n_outputs)
+    beta = v.positive_float("momentum", momentum, allow_zero=True)
+    if beta >= 1:
+        raise ValueError(f"momentum must be in [0, 1), got momentum={momentum}")
+    x = lr * lam / n_outputs
+    b = 1 + beta - x
+    disc = b * b - 4 * beta
+    sqrt_disc = np.sqrt(np.abs(disc))
+    real = disc >= 0
+    contraction = np.where(real, np.maximum(np.abs(b + sqrt_disc), np.abs(b - sqrt_disc)) / 2,
+                           np.sqrt(beta))
+    omega = (np.arccos(np.clip(b / (2 * np.sqrt(beta)), -1.0, 1.0)) if beta > 0
+             else np.zeros_like(x))
+    regime = np.select([x >= 2 * (1 + beta), ~real, b < 0],
+                       ["unstable", "underdamped", "alternating"], "overdamped")
+    with np.errstate(divide="ignore"):
+        period = np.where(real, np.nan, 2 * np.pi / np.where(omega > 0, omega, np.nan))
+    return pd.DataFrame(dict(lam=lam, x=x, regime=regime, contraction=contraction, period=period))
+
+
+def _heavy_ball_filter(c: float, lam: np.ndarray, momentum: float, steps: np.ndarray
+                       ) -> tuple[np.ndarray, np.ndarray]:
+    """(d_s, e_s = (1 − d_s)/λ) of heavy ball on one mode, a = cλ: with w = −u/λ the state
+    (e, w, 1) evolves linearly, e_{s+1} = (1 − a)e_s + βw_s + c, w_{s+1} = −a e_s + βw_s + c
+    from e_0 = w_0 = 0 (no division by λ, so e → c·S_s as λ → 0), evaluated for every (s, λ)
+    at once by binary powering of the 3×3 matrix; d_s = 1 − λe_s. s = inf: d = 0 and e = 1/λ
+    where the mode is stable (0 < a < 2(1 + β)), d = inf where it is not, and d = 1, e = 0 on
+    the numerical null space of Θ (λ ≤ 10⁻¹² λ_max), as for gradient descent."""
+    beta = float(momentum)
+    finite = np.where(np.isinf(steps), 0.0, steps).astype(np.int64)  # (T, 1)
+    a = c * lam  # (1, P)
+    shape = np.broadcast_shapes(finite.shape, a.shape)
+    base = np.zeros(shape + (3, 3))
+    base[..., 0, 0], base[..., 0, 1], base[..., 0, 2] = 1.0 - a, beta, c
+    base[..., 1, 0], base[..., 1, 1], base[..., 1, 2] = -a, beta, c
+    base[..., 2, 2] = 1.0
+    power = np.broadcast_to(np.eye(3), base.shape).copy()
+    remaining = np.broadcast_to(finite, shape).copy()
+    while np.any(remaining > 0):
+        odd = (remaining & 1).astype(bool)[..., None, None]
+        power = np.where(odd, power @ base, power)
+        base = base @ base
+        remaining >>= 1
+    ratio = power[..., 0, 2]  # (e, w, 1) = M^s (0, 0, 1)
+    decay = 1.0 - lam * ratio
+    small = lam <= 1e-12 * max(float(np.max(lam)), 1e-300)  # numerical null space: never moves
+    stable = (a < 2.0 * (1.0 + beta)) & ~small
+    with np.errstate(divide="ignore"):
+        ratio = np.where(np.isinf(steps), np.where(stable, 1.0 / lam, 0.0), ratio)
+    decay = np.where(np.isinf(steps), np.where(small, 1.0, np.where(stable, 0.0, np.inf)), decay)
+    return decay, ratio
+
+
 def residual_filter(lam: np.ndarray, lr: float, n_outputs: int, steps: np.ndarray, *,
-                    continuous: bool = False) -> tuple[np.ndarray, np.ndarray]:
+                    continuous: bool = False, momentum: float = 0.0
+                    ) -> tuple[np.ndarray, np.ndarray]:
     """Per eigenvalue λ of Θ and each step count s: the decay d and (1 − d)/λ, shape (T, P).
 
     Discrete GD: d = (1 − ηλ/(Nk))^s.  Gradient flow (``continuous``): d = exp(−ηλs/(Nk)).
-    (1 − d)/λ is evaluated stably, tending to ηs/(Nk) as λ → 0; s = inf gives d = 0 and the
-    pseudo-inverse 1/λ (0 for λ ≈ 0).
+    Heavy ball (``momentum`` β > 0, v ← βv − η∇L, θ ← θ + v from v = 0): in function space each
+    mode's residual r and velocity u = J v obey r_{s+1} = (1 − a) r_s + β u_s,
+    u_{s+1} = β u_s − a r_s with a = ηλ/(Nk) — exact for the linearized model, so d = r_s and
+    the test outputs follow from the same (1 − d)/λ. (1 − d)/λ is evaluated stably, tending to
+    ηs/(Nk) (GD) or η S_s/(Nk), S_s = Σ_{j≤s} (1 − β^j)/(1 − β) (heavy ball), as λ → 0; s = inf
+    gives d = 0 and the pseudo-inverse 1/λ (0 for λ ≈ 0).
     """
+    momentum = v.positive_float("momentum", momentum, allow_zero=True)
+    if momentum >= 1:
+        raise ValueError(f"momentum must be in [0, 1), got momentum={momentum}")
+    if momentum > 0 and continuous:
+        raise ValueError("continuous=True is gradient flow; heavy ball (momentum > 0) is discrete "
+                         "here (its continuous limit is a second-order ODE: pairs.linearized_ode)")
     c = lr / n_outputs
+    if momentum > 0:
+        return _heavy_ball_filter(c, lam[None, :], momentum, steps[:, None])
     s = steps[:, None]
     lam = lam[None, :]
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
@@ -441,15 +530,17 @@ class LinearPredictor:
             tv = tx @ vecs
         return cls(lam, vecs, f0_train, f0_test, y_train, tv, shared)
 
-    def predict(self, steps, *, lr: float, continuous: bool = False
+    def predict(self, steps, *, lr: float, continuous: bool = False, momentum: float = 0.0
                 ) -> tuple[np.ndarray, np.ndarray | None]:
         """(f_train, f_test) after ``steps`` of GD at rate ``lr`` (an int, np.inf or an array,
-        which adds a leading time axis); shaped like f0_train / f0_test."""
+        which adds a leading time axis); shaped like f0_train / f0_test. ``momentum`` β > 0:
+        heavy ball from zero velocity instead (:func:`residual_filter`; same eigenbasis)."""
         lr = v.positive_float("lr", lr)
         s, scalar = _steps_array(steps)
         n, k = self.f0_train.shape
         g0 = self.f0_train - self.y_train  # (N, k)
-        decay, ratio = residual_filter(self.lam, lr, n * k, s, continuous=continuous)
+        decay, ratio = residual_filter(self.lam, lr, n * k, s, continuous=continuous,
+                                       momentum=momentum)
         # project: shared kernel acts on each output column; full kernel on the flattened vector
         coeff = self.vecs.T @ (g0 if self.shared else g0.reshape(-1, 1))  # (P, k) or (P, 1)
         g_t = np.einsum("pq,tq,qc->tpc", self.vecs, decay, coeff)

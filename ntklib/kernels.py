@@ -129,17 +129,40 @@ def _output_dim(apply_fn: Callable, treedef, leaf_specs: tuple, input_shape: tup
 
 
 #: the generic path switches from NTK-vector products to Jacobian contraction above this many
-#: columns N2·k (measured crossover on CPU; see BENCHMARKS.md)
+#: columns N2·k (measured crossover on CPU for dense layers; see BENCHMARKS.md)
 VECTOR_PRODUCT_MAX_COLUMNS = 64
+
+#: ... and takes vector products only for models whose forward pass uses each parameter about
+#: once per example (dense layers: FLOPs/parameter ≈ 2). A convolution reuses each filter weight
+#: at every pixel (FLOPs/parameter ≈ 2·pixels), so N2·k forward-backward passes over x1 cost far
+#: more than per-example Jacobians: measured for chapter 6's 64-channel CNN and ResNet on 8×8
+#: images (128 inputs), Jacobian contraction was 47× and 27× faster.
+VECTOR_PRODUCT_MAX_FLOPS_PER_PARAMETER = 4.0
+
+
+@lru_cache(maxsize=64)
+def _flops_per_parameter(apply_fn: Callable, treedef, leaf_specs: tuple, input_shape: tuple) -> float:
+    """XLA's FLOP count of one example's forward pass over the number of parameters (cached per
+    structure); inf when XLA gives no count, so that ``auto`` then takes Jacobian contraction
+    (the method whose cost does not grow with the number of output columns)."""
+    params = jax.tree_util.tree_unflatten(treedef, [jax.ShapeDtypeStruct(s, d) for s, d in leaf_specs])
+    x = jax.ShapeDtypeStruct((1,) + input_shape, jnp.float32)
+    cost = jax.jit(apply_fn).lower(params, x).cost_analysis()
+    cost = cost[0] if isinstance(cost, (list, tuple)) and cost else cost
+    flops = float(cost.get("flops", np.inf)) if isinstance(cost, dict) else np.inf
+    return flops / max(1, sum(int(np.prod(s)) for s, _ in leaf_specs))
 
 
 def _generic_ntk(apply_fn, params, x1, x2, max_bytes, implementation):
     leaves, treedef = jax.tree_util.tree_flatten(params)
     n_params = sum(np.size(leaf) for leaf in leaves)
-    k = _output_dim(apply_fn, treedef, tuple((leaf.shape, leaf.dtype) for leaf in leaves), x1.shape[1:])
+    leaf_specs = tuple((leaf.shape, leaf.dtype) for leaf in leaves)
+    k = _output_dim(apply_fn, treedef, leaf_specs, x1.shape[1:])
     n1, n2 = x1.shape[0], x2.shape[0]
     if implementation == "auto":
-        implementation = ("vector_products" if n2 * k <= VECTOR_PRODUCT_MAX_COLUMNS
+        dense = (_flops_per_parameter(apply_fn, treedef, leaf_specs, x1.shape[1:])
+                 <= VECTOR_PRODUCT_MAX_FLOPS_PER_PARAMETER)
+        implementation = ("vector_products" if dense and n2 * k <= VECTOR_PRODUCT_MAX_COLUMNS
                           else "jacobian_contraction")
     if implementation == "vector_products":
         # the reverse passes at a block of x1 hold J(x1_block)ᵀ: at most max_bytes of it at once

@@ -24,7 +24,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable, Union
 
 import jax
@@ -38,7 +38,8 @@ nt = import_neural_tangents()
 stax = nt.stax
 
 __all__ = [
-    "ACTIVATIONS", "PARAMETERIZATIONS", "MLP", "CNN", "ResNet", "Spec", "Model", "build", "mlp",
+    "ACTIVATIONS", "PARAMETERIZATIONS", "SpecFields", "MLP", "ImageSpec", "CNN", "ResNet", "Spec",
+    "Model", "build", "mlp",
     "conv_net", "resnet", "check_model", "activation_fn", "dense_product", "dense_layers",
     "weight_layers", "forward_features", "readout_features", "linearize", "parameter_count",
     "relative_weight_change", "parameter_distance", "equivalent_learning_rates",
@@ -66,6 +67,9 @@ def _check_common(spec) -> None:
 
 def _check_image(spec) -> None:
     set_ = lambda name, value: object.__setattr__(spec, name, value)
+    for name in ("image_shape", "filter_shape"):
+        if not isinstance(getattr(spec, name), (tuple, list)):
+            raise TypeError(f"{name} must be a tuple, got {name}={getattr(spec, name)!r}")
     if len(tuple(spec.image_shape)) != 3:
         raise ValueError(f"image_shape must be (height, width, channels), got {spec.image_shape!r}")
     set_("image_shape", tuple(v.positive_int("image_shape entry", int(s)) for s in spec.image_shape))
@@ -74,13 +78,12 @@ def _check_image(spec) -> None:
     set_("filter_shape", tuple(v.positive_int("filter_shape entry", int(s)) for s in spec.filter_shape))
 
 
-@dataclass(frozen=True)
-class MLP:
-    """``depth`` hidden Dense layers of ``width`` units, each followed by φ, then a Dense readout
-    of ``out_dim`` units. sigma_w2, sigma_b2: weight and bias variances (0 → no biases)."""
+@dataclass(frozen=True, kw_only=True)
+class SpecFields:
+    """The keyword-only fields every spec has: the nonlinearity φ, the weight and bias variances
+    σ_w², σ_b² (0 → no biases), the parameterization ("ntk" or "standard") and the number k of
+    outputs. Each architecture's spec adds its own shape fields in front."""
 
-    depth: int
-    width: int
     activation: str = "relu"
     sigma_w2: float = 2.0
     sigma_b2: float = 0.1
@@ -88,56 +91,72 @@ class MLP:
     out_dim: int = 1
 
     def __post_init__(self):
-        object.__setattr__(self, "depth", v.positive_int("depth", self.depth))
-        object.__setattr__(self, "width", v.positive_int("width", self.width))
         _check_common(self)
 
+    def __repr__(self) -> str:  # the architecture's own fields first, then these
+        own = [f.name for f in dataclasses.fields(self) if f.name not in _COMMON_FIELDS]
+        shown = ", ".join(f"{name}={getattr(self, name)!r}" for name in own + list(_COMMON_FIELDS))
+        return f"{type(self).__name__}({shown})"
 
-@dataclass(frozen=True)
-class CNN:
+
+_COMMON_FIELDS = ("activation", "sigma_w2", "sigma_b2", "parameterization", "out_dim")
+
+
+@dataclass(frozen=True, repr=False)
+class MLP(SpecFields):
+    """``depth`` hidden Dense layers of ``width`` units, each followed by φ, then a Dense readout
+    of ``out_dim`` units."""
+
+    depth: int
+    width: int
+
+    def __post_init__(self):
+        object.__setattr__(self, "depth", v.positive_int("depth", self.depth))
+        object.__setattr__(self, "width", v.positive_int("width", self.width))
+        super().__post_init__()
+
+
+@dataclass(frozen=True, repr=False)
+class ImageSpec(SpecFields):
+    """The shape fields every convolutional spec shares: ``channels`` filters of size
+    ``filter_shape`` on flattened images of ``image_shape`` (H, W, C)."""
+
+    channels: int
+    image_shape: tuple = (8, 8, 1)
+    filter_shape: tuple = (3, 3)
+
+    def __post_init__(self):
+        object.__setattr__(self, "channels", v.positive_int("channels", self.channels))
+        _check_image(self)
+        super().__post_init__()
+
+
+@dataclass(frozen=True, repr=False)
+class CNN(ImageSpec):
     """``depth`` 'SAME'-padded convolutions of ``channels`` filters of size ``filter_shape``, each
     followed by φ, then global average pooling over pixels and a Dense readout (paper Fig. S2:
     tanh, 3×3, σ_w² = 2, σ_b² = 0.1). Inputs are flattened images of ``image_shape`` (H, W, C)."""
 
-    channels: int
-    depth: int = 2
-    image_shape: tuple = (8, 8, 1)
-    filter_shape: tuple = (3, 3)
-    activation: str = "tanh"
-    sigma_w2: float = 2.0
-    sigma_b2: float = 0.1
-    parameterization: str = "ntk"
-    out_dim: int = 1
+    depth: int = field(default=2, kw_only=True)
+    activation: str = field(default="tanh", kw_only=True)
 
     def __post_init__(self):
-        object.__setattr__(self, "channels", v.positive_int("channels", self.channels))
         object.__setattr__(self, "depth", v.positive_int("depth", self.depth))
-        _check_image(self)
-        _check_common(self)
+        super().__post_init__()
 
 
-@dataclass(frozen=True)
-class ResNet:
+@dataclass(frozen=True, repr=False)
+class ResNet(ImageSpec):
     """A wide residual network without batch norm (paper Fig. 4 / S5, at small scale): a 'SAME'
     convolution to ``channels`` channels, then ``blocks`` residual blocks
     x ↦ x + Conv(φ(Conv(φ(x)))) at constant channel count (stax FanOut / parallel / FanInSum),
     then φ, global average pooling and a Dense readout."""
 
-    channels: int
-    blocks: int = 2
-    image_shape: tuple = (8, 8, 1)
-    filter_shape: tuple = (3, 3)
-    activation: str = "relu"
-    sigma_w2: float = 2.0
-    sigma_b2: float = 0.1
-    parameterization: str = "ntk"
-    out_dim: int = 1
+    blocks: int = field(default=2, kw_only=True)
 
     def __post_init__(self):
-        object.__setattr__(self, "channels", v.positive_int("channels", self.channels))
         object.__setattr__(self, "blocks", v.positive_int("blocks", self.blocks))
-        _check_image(self)
-        _check_common(self)
+        super().__post_init__()
 
 
 Spec = Union[MLP, CNN, ResNet]
@@ -240,7 +259,8 @@ def mlp(depth: int, width: int, *, activation: str = "relu", sigma_w2: float = 2
     >>> mlp(1, 128).apply_fn(mlp(1, 128).init(0, input_dim=2), jnp.ones((1, 2))).shape
     (1, 1)
     """
-    return build(MLP(depth, width, activation, sigma_w2, sigma_b2, parameterization, out_dim))
+    return build(MLP(depth, width, activation=activation, sigma_w2=sigma_w2, sigma_b2=sigma_b2,
+                     parameterization=parameterization, out_dim=out_dim))
 
 
 def conv_net(channels: int, *, depth: int = 2, image_shape: tuple = (8, 8, 1),
@@ -251,8 +271,9 @@ def conv_net(channels: int, *, depth: int = 2, image_shape: tuple = (8, 8, 1),
     >>> conv_net(4, image_shape=(8, 8, 1)).input_dim
     64
     """
-    return build(CNN(channels, depth, tuple(image_shape), tuple(filter_shape), activation,
-                     sigma_w2, sigma_b2, parameterization, out_dim))
+    return build(CNN(channels, tuple(image_shape), tuple(filter_shape), depth=depth,
+                     activation=activation, sigma_w2=sigma_w2, sigma_b2=sigma_b2,
+                     parameterization=parameterization, out_dim=out_dim))
 
 
 def resnet(channels: int, *, blocks: int = 2, image_shape: tuple = (8, 8, 1),
@@ -263,8 +284,9 @@ def resnet(channels: int, *, blocks: int = 2, image_shape: tuple = (8, 8, 1),
     >>> resnet(4, blocks=1).spec.blocks
     1
     """
-    return build(ResNet(channels, blocks, tuple(image_shape), tuple(filter_shape), activation,
-                        sigma_w2, sigma_b2, parameterization, out_dim))
+    return build(ResNet(channels, tuple(image_shape), tuple(filter_shape), blocks=blocks,
+                        activation=activation, sigma_w2=sigma_w2, sigma_b2=sigma_b2,
+                        parameterization=parameterization, out_dim=out_dim))
 
 
 # ----------------------------------------------------------------------------- layers

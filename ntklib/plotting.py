@@ -14,6 +14,7 @@ from . import stats
 
 __all__ = [
     "PALETTE", "set_style", "width_colors", "guide_line", "scaling_plot", "finish",
+    "channel_sweep_figure",
 ]
 
 PALETTE = "viridis"
@@ -88,3 +89,33 @@ def finish(fig, axes: Sequence | None = None) -> None:
         if handles:
             ax.legend(fontsize="small")
     fig.tight_layout()
+
+
+def channel_sweep_figure(frame, runs: dict, fit: stats.PowerLaw, *, name: str,
+                         extra_curves: dict | None = None):
+    """Three panels for a net-vs-f_lin sweep over channel counts
+    (:func:`ntklib.experiments.beyond_architectures.channel_sweep`): RMSE(f_t, f_lin_t) on the
+    test inputs along training for each channel count (first seed), test accuracy of net and
+    f_lin of the widest model (plus ``extra_curves``: label ↦ (times, accuracy)), and the final
+    RMSE of every seed against the channel count with the pooled power-law fit ``fit``."""
+    fig, axes = plt.subplots(1, 3, figsize=(12, 3.4))
+    channels = sorted(runs)
+    for color, ch in zip(width_colors(len(channels)), channels):
+        run = runs[ch]
+        axes[0].plot(run.times[1:], run.output_rmse("test")[1:], color=color, label=f"C = {ch}")
+    axes[0].set(xscale="log", yscale="log", xlabel=r"$t = \sqrt{\eta}\cdot$steps",
+                ylabel=r"RMSE$(f_t, f^{\mathrm{lin}}_t)$, test",
+                title=f"{name}: gap along training (seed {int(frame.seed.min())})")
+    wide = runs[channels[-1]]
+    axes[1].plot(wide.times, wide.accuracy("net", "test"), "k-", label="network")
+    axes[1].plot(wide.times, wide.accuracy("lin", "test"), "C1--", label=r"$f^{\mathrm{lin}}$")
+    for (label, (t, acc)), style in zip((extra_curves or {}).items(), ("C0:", "C2-.")):
+        axes[1].plot(t, acc, style, lw=2, label=label)
+    axes[1].set(xscale="symlog", xlabel=r"$t = \sqrt{\eta}\cdot$steps", ylabel="test accuracy",
+                title=f"{name}, C = {channels[-1]}")
+    table = frame.pivot(index="seed", columns="channels", values="rmse_test")
+    scaling_plot(axes[2], table.columns.to_numpy(), table.to_numpy(), label="final RMSE", fit=fit)
+    axes[2].set(xlabel="channels $C$", ylabel=r"final RMSE$(f, f^{\mathrm{lin}})$, test",
+                title=f"{len(table)} seeds (band: their range)")
+    finish(fig)
+    return fig

@@ -260,3 +260,17 @@ def test_cross_entropy_and_minibatch_match_hand_loop():
         dynamics.gradient_descent(net.apply_fn, params, ds.x_train, ds.y_train, lr=0.5, steps=1, batch_size=50)
     with pytest.raises(ValueError, match="loss must be one of"):
         dynamics.gradient_descent(net.apply_fn, params, ds.x_train, ds.y_train, lr=0.5, steps=1, loss="hinge")
+
+
+def test_heavy_ball_modes_match_the_eigenvalues_of_the_mode_matrix():
+    lam = np.geomspace(1e-5, 10.0, 41)
+    beta, lr, nk = 0.9, 0.7, 4
+    modes = dynamics.heavy_ball_modes(lam, lr, nk, beta)
+    assert np.all(np.diff(modes["lam"]) < 0)  # largest first
+    for x, radius, regime in zip(modes["x"], modes["contraction"], modes["regime"]):
+        mu = np.linalg.eigvals(np.array([[1 - x, beta], [-x, beta]]))  # (r, u) mode matrix
+        assert np.isclose(radius, np.max(np.abs(mu)), rtol=1e-6, atol=1e-12)
+        assert (regime == "underdamped") == bool(np.abs(mu[0].imag) > 0)
+        assert (regime == "unstable") == bool(np.max(np.abs(mu)) >= 1)
+    with pytest.raises(ValueError, match="momentum"):
+        dynamics.heavy_ball_modes(lam, lr, nk, 1.0)

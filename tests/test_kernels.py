@@ -167,3 +167,25 @@ def test_eta_critical_and_divergence_rate():
     assert kernels.eta_critical(theta, out_dim=2) == pytest.approx(2 * 6 / 8)
     assert kernels.divergence_learning_rate(theta) == pytest.approx(6 / 7)
     assert kernels.divergence_learning_rate(theta, momentum=0.9) == pytest.approx(1.9 * 6 / 7)
+
+
+def test_auto_takes_jacobian_contraction_for_weight_sharing_models(monkeypatch):
+    # a convolution reuses its weights at every pixel: N2·k vector products would cost N2·k
+    # forward-backward passes; a dense apply_fn with few columns keeps vector products
+    calls = []
+    for name in ("_ntk_vector_products", "_jacobian_block_ntk"):
+        original = getattr(kernels, name)
+        monkeypatch.setattr(kernels, name, lambda *a, _f=original, _n=name: calls.append(_n) or _f(*a))
+    cnn = models.conv_net(8, depth=1, image_shape=(4, 4, 1))
+    dense = models.mlp(1, 32)
+    x = np.random.default_rng(0).standard_normal((6, 16)).astype(np.float32)
+    for model, expected in ((cnn, "_jacobian_block_ntk"), (dense, "_ntk_vector_products")):
+        calls.clear()
+        params = model.init(0, 16)
+        auto = kernels.empirical_ntk(model.apply_fn, params, x)
+        assert calls == [expected]
+        other = "vector_products" if expected == "_jacobian_block_ntk" else "jacobian_contraction"
+        np.testing.assert_allclose(auto, kernels.empirical_ntk(model.apply_fn, params, x,
+                                                               implementation=other),
+                                   rtol=1e-4, atol=1e-5)
+    assert kernels._flops_per_parameter.cache_info().currsize >= 2

@@ -168,6 +168,44 @@ def test_linear_predictor_of_any_model_equals_gradient_descent_on_its_linearizat
         dynamics.linearized_weights(net.apply_fn, params, x, y, lr=0.5, steps=3, predictor=shared)
 
 
+@pytest.mark.parametrize("spec_name", ["cnn", "resnet"])
+def test_heavy_ball_predictor_equals_heavy_ball_on_the_linearization(x64, spec_name):
+    # function-space heavy ball (one 2×2 recurrence per mode of Θ̂_0) = stepping f_lin's weights,
+    # for an overdamped-to-underdamped range of modes and past the GD stability limit
+    make = {"cnn": lambda: models.conv_net(3, image_shape=(4, 4, 1), out_dim=2),
+            "resnet": lambda: models.resnet(3, blocks=1, image_shape=(4, 4, 1), out_dim=2)}
+    net = make[spec_name]()
+    x, xt = _x(6, 16, dtype=jnp.float64), _x(3, 16, seed=5, dtype=jnp.float64)
+    y = jnp.asarray(np.eye(2)[np.arange(6) % 2])
+    params = jax.tree_util.tree_map(lambda a: a.astype(jnp.float64), net.init(0))
+    pred = dynamics.linear_predictor(net, params, x, y, xt)
+    eta_crit = kernels.eta_critical(kernels.empirical_ntk(net, params, x))
+    f_lin = models.linearize(net.apply_fn, params)
+    for fraction, beta in ((0.05, 0.9), (1.5, 0.5)):  # 1.5 η_crit: unstable for GD, not for β = 0.5
+        lr = fraction * eta_crit
+        hb = dynamics.gradient_descent(f_lin, params, x, y, x_test=xt, lr=lr, steps=40,
+                                       momentum=beta, record=[0, 1, 9, 40])
+        f_train, f_test = pred.predict(hb.steps, lr=lr, momentum=beta)
+        np.testing.assert_allclose(f_train, hb.f_train, atol=1e-9)
+        np.testing.assert_allclose(f_test, hb.f_test, atol=1e-9)
+    f_inf, _ = pred.predict(np.inf, lr=0.05 * eta_crit, momentum=0.9)
+    np.testing.assert_allclose(f_inf, y, atol=1e-6)  # full-rank Θ̂_0 on 6 points: fits the targets
+    with pytest.raises(ValueError, match="momentum must be in"):
+        pred.predict(3, lr=0.1, momentum=1.0)
+    with pytest.raises(ValueError, match="second-order ODE"):
+        pred.predict(3, lr=0.1, momentum=0.5, continuous=True)
+
+
+def test_heavy_ball_filter_tends_to_its_small_eigenvalue_limit():
+    lam = np.array([0.0, 1e-3, 1.0])
+    decay, ratio = dynamics.residual_filter(lam, 0.1, 1, np.array([5.0, np.inf]), momentum=0.9)
+    b, s = 0.9, 5
+    cumulative = sum((1 - b ** j) / (1 - b) for j in range(1, s + 1))
+    assert decay[0, 0] == 1.0 and np.isclose(ratio[0, 0], 0.1 * cumulative)
+    assert np.isclose(ratio[0, 1], 0.1 * cumulative, rtol=1e-3)  # 1e-3 ≈ small: near the limit
+    assert ratio[1, 0] == 0.0 and np.isclose(ratio[1, 2], 1.0) and decay[1, 2] == 0.0
+
+
 def test_mlp_only_formulas_name_the_architecture_they_need():
     cnn = models.conv_net(2, image_shape=(4, 4, 1), activation="relu")
     from ntklib.experiments import linearization, ntk

@@ -1,10 +1,12 @@
 """Chapter 6 (``beyond_architectures``) runners: other architectures and the standard
-parameterization (paper Fig. S2, S5 (CNN/ResNet panels), S7, S8).
+parameterization (paper Fig. 4, S2, S5 (CNN/WRN panels), S7, S8).
 
-:func:`channel_sweep`: net vs f_lin (:mod:`ntklib.experiments.pairs`) for any image model over
-channel counts; :func:`parameterization_lr_sweep` and :func:`curve_gap`: final accuracy vs
-learning rate in both parameterizations (Fig. S7); :func:`own_eta_critical`: η_critical of a
-network's own empirical kernel (the standard parameterization's grows ∝ n, Fig. S8).
+:func:`channel_sweep`: net vs f_lin (closed form, :func:`ntklib.experiments.pairs.closed_form_pair`,
+with heavy-ball momentum) for any image model — CNN or ResNet spec — over channel counts;
+:func:`parameterization_lr_sweep`, :func:`curve_gap` and :func:`compare_parameterizations`: final
+accuracy vs learning rate in both parameterizations (Fig. S7); :func:`own_eta_critical`:
+η_critical of a network's own empirical kernel (the standard parameterization's grows ∝ n,
+Fig. S8); :func:`kernel_trace_growth`: tr Θ̂_0/N against width in both parameterizations.
 """
 
 from __future__ import annotations
@@ -20,9 +22,10 @@ from .. import dynamics, kernels, models
 from ..data import Dataset
 from ..models import Params
 from . import sweep
-from .pairs import accuracy, train_pair
+from .pairs import accuracy, closed_form_pair
 
-__all__ = ["own_eta_critical", "channel_sweep", "parameterization_lr_sweep", "curve_gap"]
+__all__ = ["own_eta_critical", "channel_sweep", "parameterization_lr_sweep", "curve_gap",
+           "compare_parameterizations", "kernel_trace_growth"]
 
 
 def own_eta_critical(network: models.Model, params: Params, x_train) -> float:
@@ -40,9 +43,11 @@ def channel_sweep(spec: models.Spec, data: Dataset, channels: Sequence[int], *, 
     :class:`~ntklib.models.ResNet`, …) at every channel count and seed: the models are
     ``build(dataclasses.replace(spec, channels=c, out_dim=data.out_dim))``.
 
-    Both are trained directly (:func:`train_pair`, MSE, full batch, heavy-ball ``momentum``).
-    Returns a tidy frame (channels, seed, parameters, rmse_test, acc_*, loss_*, max gaps) of
-    final values, and the runs of the first seed keyed by channel count (for curves).
+    The network is trained by full-batch (heavy-ball ``momentum``) GD on ½·mean MSE and f_lin
+    follows the exact discrete closed form with its own Θ̂_0 (:func:`closed_form_pair`: the
+    same outputs as training f_lin, one training loop instead of two). Returns a tidy frame
+    (channels, seed, parameters, rmse_test, max_rmse_test, acc_*, loss_*, max gaps) and the
+    runs of the first seed keyed by channel count (for curves).
     """
     if not hasattr(spec, "channels"):
         raise TypeError(f"spec must be an image-model spec with a channels field, got {spec!r}")
@@ -53,8 +58,8 @@ def channel_sweep(spec: models.Spec, data: Dataset, channels: Sequence[int], *, 
     def run(channels: int, seed: int) -> dict:
         net = models.build(dataclasses.replace(spec, channels=channels, out_dim=data.out_dim))
         params0 = net.init(seed, data.input_dim)
-        pair = train_pair(net.apply_fn, params0, data, lr=lr, steps=steps, record=record,
-                          momentum=momentum)
+        pair = closed_form_pair(net, params0, data, lr=lr, steps=steps, record=record,
+                                momentum=momentum)
         if seed == seeds[0]:
             runs[channels] = pair
         return dict(parameters=models.parameter_count(params0), **pair.summary())
@@ -118,3 +123,46 @@ def curve_gap(frame: pd.DataFrame, metric: str = "acc_test") -> dict[str, float]
         sel = ok[ok.parameterization == par]
         out[f"eta0_max_{par}"] = float(sel.eta0.max()) if len(sel) else np.nan
     return out
+
+
+def compare_parameterizations(frame: pd.DataFrame, eta_crit: float, *,
+                              metric: str = "acc_test") -> dict[str, float]:
+    """Where the two curves of a :func:`parameterization_lr_sweep` frame agree (Fig. S7), with
+    η_0 in units of ``eta_crit``: ``best_gap`` = |max_ntk − max_standard| of the metric;
+    ``high_gap`` = max |ntk − standard| over η_0 ∈ [η_c/2, 2η_c] (NaN if a run there diverged);
+    ``low_gap`` = mean (ntk − standard) over η_0 ≤ η_c/8; ``top_ratio`` = largest converged η_0
+    of the standard net over that of the NTK net (:func:`curve_gap`)."""
+    eta_crit = v.positive_float("eta_crit", eta_crit)
+    table = frame.pivot(index="eta0", columns="parameterization", values=metric)
+    high = table[(table.index >= eta_crit / 2) & (table.index <= eta_crit * 2)]
+    low = table[table.index <= eta_crit / 8]
+    if not len(high) or not len(low):
+        raise ValueError(f"the sweep's η_0 grid ({table.index.min():.3g} … {table.index.max():.3g}) "
+                         f"must reach below η_c/8 and into [η_c/2, 2η_c] for eta_crit={eta_crit:.3g}")
+    gap = curve_gap(frame, metric)
+    return {"best_gap": float(abs(table["ntk"].max() - table["standard"].max())),
+            "high_gap": float(np.max(np.abs(high["ntk"] - high["standard"]).to_numpy())),
+            "low_gap": float(np.mean((low["ntk"] - low["standard"]).to_numpy())),
+            "top_ratio": gap["eta0_max_standard"] / gap["eta0_max_ntk"]}
+
+
+def kernel_trace_growth(data: Dataset, widths: Sequence[int], *, depth: int, seed: int = 0,
+                        activation: str = "relu", sigma_w2: float = 1.0,
+                        sigma_b2: float = 0.1) -> pd.DataFrame:
+    """tr Θ̂_0 / N of the same MLP in the NTK and the standard parameterization (same function
+    at initialization, :func:`ntklib.models.ntk_to_standard_params`) at each width: a tidy frame
+    with columns width, parameterization, trace. In the NTK parameterization the trace tends to
+    a width-independent limit; in SP the hidden and readout contributions grow ∝ n."""
+    def run(width: int) -> list[dict]:
+        ntk_net = models.mlp(depth, width, activation=activation, sigma_w2=sigma_w2,
+                             sigma_b2=sigma_b2, out_dim=data.out_dim)
+        params = ntk_net.init(seed, data.input_dim)
+        pairs_ = ((ntk_net, params),
+                  (ntk_net.replace(parameterization="standard"),
+                   models.ntk_to_standard_params(ntk_net, params)))
+        return [dict(parameterization=net.parameterization,
+                     trace=float(np.trace(kernels.empirical_ntk(net, p, data.x_train))) / data.n_train)
+                for net, p in pairs_]
+
+    widths = [v.positive_int("width", int(w)) for w in widths]
+    return sweep(run, {"width": widths}, desc="widths")
