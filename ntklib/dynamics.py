@@ -30,7 +30,8 @@ from .models import Model, Params, check_model
 __all__ = [
     "DIVERGENCE_LOSS", "log_steps", "TrainResult", "mse_loss", "recorded_mse",
     "cross_entropy_loss", "LOSSES", "gd_update", "heavy_ball_update", "UPDATE_RULES", "step_fn",
-    "gradient_descent", "check_learning_rate", "train", "residual_filter", "LinearPredictor",
+    "gradient_descent", "check_learning_rate", "train", "residual_filter", "heavy_ball_filter",
+    "LinearPredictor",
     "linear_predictor", "linearized_outputs", "gp_moments", "nngp_posterior",
     "linearized_weights", "EnsembleResult", "ensemble_params", "train_ensemble",
 ]
@@ -390,6 +391,41 @@ def residual_filter(lam: np.ndarray, lr: float, n_outputs: int, steps: np.ndarra
     return decay, ratio
 
 
+def heavy_ball_filter(lam: np.ndarray, lr: float, n_outputs: int, steps: np.ndarray, *,
+                      momentum: float) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`residual_filter` for heavy-ball momentum β on the linear model (v_0 = 0, SM §B.1).
+
+    Along an eigenvector of Θ with x = ηλ/(Nk) the residual obeys the two-step recursion
+    d_{s+1} = (1 + β − x) d_s − β d_{s−1}, d_0 = d_{−1} = 1; e_s = (1 − d_s)/λ obeys
+    e_{s+1} = η/(Nk) + (1 + β − x) e_s − β e_{s−1}, e_0 = e_{−1} = 0, which stays finite as
+    λ → 0. ``steps`` must be finite integers (there is no closed form in s to evaluate at ∞).
+    Returns (d, e), shape (T, P); β = 0 is plain gradient descent, (1 − x)^s.
+
+    >>> d, e = heavy_ball_filter(np.array([1.0]), 0.5, 1, np.array([0, 1, 2]), momentum=0.5)
+    >>> d[:, 0].tolist(), e[:, 0].tolist()
+    ([1.0, 0.5, 0.0], [0.0, 0.5, 1.0])
+    """
+    momentum = v.positive_float("momentum", momentum, allow_zero=True)
+    if momentum >= 1:
+        raise ValueError(f"momentum must be in [0, 1), got momentum={momentum}")
+    steps = np.asarray(steps, dtype=np.float64)
+    if np.any(~np.isfinite(steps)) or np.any(steps != np.round(steps)):
+        raise ValueError(f"heavy-ball steps must be finite integers, got {steps}")
+    c = lr / n_outputs
+    x = c * np.asarray(lam, dtype=np.float64)
+    d_prev, d = np.ones_like(x), np.ones_like(x)
+    e_prev, e = np.zeros_like(x), np.zeros_like(x)
+    wanted = steps.astype(int)
+    decay, ratio = np.empty((wanted.size, x.size)), np.empty((wanted.size, x.size))
+    with np.errstate(over="ignore", invalid="ignore"):
+        for s in range(int(wanted.max(initial=0)) + 1):
+            hit = wanted == s
+            decay[hit], ratio[hit] = d, e
+            d, d_prev = (1 + momentum - x) * d - momentum * d_prev, d
+            e, e_prev = c + (1 + momentum - x) * e - momentum * e_prev, e
+    return decay, ratio
+
+
 @dataclass(frozen=True, eq=False)
 class LinearPredictor:
     """The linearized network under gradient descent on ½·mean MSE (paper eq. 9–11, book
@@ -441,15 +477,24 @@ class LinearPredictor:
             tv = tx @ vecs
         return cls(lam, vecs, f0_train, f0_test, y_train, tv, shared)
 
-    def predict(self, steps, *, lr: float, continuous: bool = False
+    def predict(self, steps, *, lr: float, continuous: bool = False, momentum: float = 0.0
                 ) -> tuple[np.ndarray, np.ndarray | None]:
         """(f_train, f_test) after ``steps`` of GD at rate ``lr`` (an int, np.inf or an array,
-        which adds a leading time axis); shaped like f0_train / f0_test."""
+        which adds a leading time axis); shaped like f0_train / f0_test. ``momentum`` β > 0:
+        full-batch heavy ball from zero velocity instead (:func:`heavy_ball_filter`; integer
+        steps, discrete only), exact for the linear model because its function-space update
+        is linear."""
         lr = v.positive_float("lr", lr)
         s, scalar = _steps_array(steps)
         n, k = self.f0_train.shape
         g0 = self.f0_train - self.y_train  # (N, k)
-        decay, ratio = residual_filter(self.lam, lr, n * k, s, continuous=continuous)
+        if momentum:
+            if continuous:
+                raise ValueError("continuous=True with momentum: the heavy-ball ODE has no closed "
+                                 "form here; integrate it with experiments.pairs.linearized_ode")
+            decay, ratio = heavy_ball_filter(self.lam, lr, n * k, s, momentum=momentum)
+        else:
+            decay, ratio = residual_filter(self.lam, lr, n * k, s, continuous=continuous)
         # project: shared kernel acts on each output column; full kernel on the flattened vector
         coeff = self.vecs.T @ (g0 if self.shared else g0.reshape(-1, 1))  # (P, k) or (P, 1)
         g_t = np.einsum("pq,tq,qc->tpc", self.vecs, decay, coeff)
