@@ -412,6 +412,8 @@ def _heavy_ball_filter(c: float, lam: np.ndarray, momentum: float, steps: np.nda
     where the mode is stable (0 < a < 2(1 + β)), d = inf where it is not, and d = 1, e = 0 on
     the numerical null space of Θ (λ ≤ 10⁻¹² λ_max), as for gradient descent."""
     beta = float(momentum)
+    if np.any(np.isfinite(steps) & (steps != np.round(steps))):
+        raise ValueError(f"heavy-ball steps must be integers (or inf), got {steps.ravel()}")
     finite = np.where(np.isinf(steps), 0.0, steps).astype(np.int64)  # (T, 1)
     a = c * lam  # (1, P)
     shape = np.broadcast_shapes(finite.shape, a.shape)

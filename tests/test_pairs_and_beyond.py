@@ -299,3 +299,115 @@ def test_image_shape_is_a_field_checked_against_the_input_dimension():
         data.Dataset(*arrays, image_shape=(2, 3, 1))
     with pytest.raises(ValueError, match=r"image_shape=\(4, 1\)"):
         data.Dataset(*arrays, image_shape=(4, 1))
+
+
+# ----------------------------------------------------------------------------- heavy ball, mode by mode
+
+
+def test_heavy_ball_residual_filter_is_the_iterated_linear_recursion():
+    lam = np.array([3.0, 1.0, 0.2, 0.0])
+    steps = np.array([0, 1, 2, 7, 30])
+    decay, ratio = dynamics.residual_filter(lam, 0.8, 2, steps.astype(float), momentum=0.7)
+    x = 0.8 * lam / 2
+    r_prev, r = np.ones(4), np.ones(4)
+    expected = {0: r.copy()}
+    for s in range(1, 31):
+        r, r_prev = (1 + 0.7 - x) * r - 0.7 * r_prev, r
+        expected[s] = r.copy()
+    np.testing.assert_allclose(decay, np.stack([expected[s] for s in steps]), rtol=1e-12)
+    nonzero = lam > 0
+    np.testing.assert_allclose(ratio[:, nonzero], (1 - decay[:, nonzero]) / lam[nonzero], rtol=1e-10)
+    assert np.all(np.isfinite(ratio[:, ~nonzero]))  # λ = 0: (1 − d)/λ stays finite
+    with pytest.raises(ValueError, match="integers"):
+        dynamics.residual_filter(lam, 0.8, 2, np.array([1.5]), momentum=0.5)
+    with pytest.raises(ValueError, match="momentum"):
+        dynamics.residual_filter(lam, 0.8, 2, steps.astype(float), momentum=1.0)
+
+
+def test_linear_predictor_with_momentum_equals_training_f_lin_directly():
+    ds = data.digits(16, 8, binary=True, seed=0)
+    net = models.mlp(1, 32)
+    params0 = net.init(0, ds.input_dim)
+    record = [0, 1, 5, 17, 40]
+    run = pairs.train_pair(net.apply_fn, params0, ds, lr=0.5, steps=40, momentum=0.8, record=record)
+    pred = dynamics.linear_predictor(net, params0, ds.x_train, ds.y_train, ds.x_test)
+    f_train, f_test = pred.predict(record, lr=0.5, momentum=0.8)
+    np.testing.assert_allclose(f_train, run.lin.f_train, atol=2e-5)
+    np.testing.assert_allclose(f_test, run.lin.f_test, atol=2e-5)
+    with pytest.raises(ValueError, match="continuous"):
+        pred.predict(record, lr=0.5, momentum=0.8, continuous=True)
+
+
+def test_heavy_ball_modes_regimes_roots_and_periods():
+    beta = 0.81  # √β = 0.9: critical damping at x = 0.01, (1 + √β)² = 3.61, edge 2(1 + β) = 3.62
+    lam = np.array([3.7, 3.615, 1.0, 0.005])  # x = λ for lr = 1, N·k = 1
+    modes = dynamics.heavy_ball_modes(lam, 1.0, 1, beta)
+    assert modes.regime.tolist() == ["unstable", "alternating", "underdamped", "overdamped"]
+    for x, contraction in zip(modes.x, modes.contraction):
+        roots = np.roots([1.0, -(1 + beta - x), beta])
+        assert contraction == pytest.approx(np.max(np.abs(roots)), rel=1e-9)
+    omega = np.angle(np.roots([1.0, -(1 + beta - 1.0), beta])).max()
+    assert modes.period[2] == pytest.approx(2 * np.pi / omega, rel=1e-9)
+    assert np.isnan(modes.period[[0, 1, 3]]).all()
+    # a recorded residual of that mode changes sign every half period
+    d, _ = dynamics.residual_filter(np.array([1.0]), 1.0, 1, np.arange(80.0), momentum=beta)
+    osc = beyond_optimizers.oscillation(np.arange(80), d[:, 0])
+    assert osc["half_period"] == pytest.approx(modes.period[2] / 2, rel=1e-2)
+    assert osc["contraction"] == pytest.approx(0.9, abs=2e-3)
+    with pytest.raises(ValueError, match="momentum"):
+        dynamics.heavy_ball_modes(lam, 1.0, 1, 1.2)
+    with pytest.raises(ValueError, match="lr"):
+        dynamics.heavy_ball_modes(lam, -1.0, 1, 0.5)
+
+
+def test_oscillation_mode_coefficients_and_rayleigh_ratio():
+    with pytest.raises(ValueError, match="zero crossings"):
+        beyond_optimizers.oscillation(np.arange(10), np.linspace(1, 2, 10))
+    with pytest.raises(ValueError, match="increasing"):
+        beyond_optimizers.oscillation(np.array([0, 2, 1, 3]), np.array([1, -1, 1, -1]))
+    theta = np.diag([1.0, 5.0, 2.0])
+    f = np.array([[[1.0], [2.0], [3.0]]])
+    lam, coeff = beyond_optimizers.mode_coefficients(theta, f, np.zeros((3, 1)))
+    np.testing.assert_allclose(lam, [5.0, 2.0, 1.0])
+    np.testing.assert_allclose(np.abs(coeff[0]), [2.0, 3.0, 1.0])
+    with pytest.raises(ValueError, match="same N·k"):
+        beyond_optimizers.mode_coefficients(theta, f, np.zeros((2, 1)))
+    assert beyond_optimizers.rayleigh_ratio(theta, 2 * theta) == pytest.approx(2.0)
+    with pytest.raises(ValueError, match="must match"):
+        beyond_optimizers.rayleigh_ratio(theta, np.eye(2))
+
+
+def test_clock_gap():
+    t = np.array([0.0, 1.0, 2.0, 4.0])
+    loss = np.array([2.0, 1.0, 0.5, 0.25])
+    assert beyond_optimizers.clock_gap(t, loss, t, loss) == 0.0
+    assert beyond_optimizers.clock_gap(t, loss, t, loss + 0.2) == pytest.approx(0.1)
+    with pytest.raises(ValueError, match="share no positive time"):
+        beyond_optimizers.clock_gap(t, loss, t + 10, loss)
+    with pytest.raises(ValueError, match="matching"):
+        beyond_optimizers.clock_gap(t, loss[:3], t, loss)
+
+
+def test_momentum_width_sweep_matches_the_directly_trained_pair():
+    ds = data.digits(16, 8, binary=True, seed=0)
+    make = lambda w: models.mlp(1, w)
+    record = [0, 3, 12, 30]
+    frame = beyond_optimizers.momentum_width_sweep(make, ds, [16, 32], [0, 1], lr=0.5,
+                                                   momentum=0.8, steps=30, record=record)
+    assert list(frame.columns) == ["width", "seed", "rmse_sup", "rmse_final"] and len(frame) == 4
+    assert np.all(frame.rmse_sup >= frame.rmse_final)
+    net = make(32)
+    run = pairs.train_pair(net.apply_fn, net.init(1, ds.input_dim), ds, lr=0.5, steps=30,
+                           momentum=0.8, record=record)
+    row = frame[(frame.width == 32) & (frame.seed == 1)].iloc[0]
+    assert row.rmse_final == pytest.approx(run.output_rmse("test")[-1], rel=1e-3)
+    assert row.rmse_sup == pytest.approx(run.output_rmse("test").max(), rel=1e-3)
+    with pytest.raises(FloatingPointError, match="diverged"):
+        beyond_optimizers.momentum_width_sweep(make, ds, [16], [0], lr=500.0, momentum=0.9,
+                                               steps=60, record=[0, 60])
+    with pytest.raises(ValueError, match="record must start at 0"):
+        beyond_optimizers.momentum_width_sweep(make, ds, [16], [0], lr=0.5, momentum=0.8,
+                                               steps=30, record=[3, 30])
+    with pytest.raises(TypeError, match="Dataset"):
+        beyond_optimizers.momentum_width_sweep(make, (ds.x_train,), [16], [0], lr=0.5,
+                                               momentum=0.8, steps=3)

@@ -1,24 +1,205 @@
-"""Chapter 5 (``beyond_optimizers``) runners: net vs f_lin over widths under momentum,
-cross-entropy and minibatches (paper Fig. 4, S2, S3, S4).
+"""Chapter 5 (``beyond_optimizers``) runners: net vs f_lin under momentum, cross-entropy and
+minibatches (paper Fig. 4, S2, S3, S4).
 
-:func:`width_pairs`, :func:`logit_deviation`, :func:`separation_time` and
-:func:`separation_table`: how the gap between a network and its linearization
-(:mod:`ntklib.experiments.pairs`) closes with width (Fig. S4).
+* Heavy ball on the linear model, mode by mode: :func:`ntklib.dynamics.heavy_ball_modes` (regime,
+  contraction and period of every eigenmode of Θ̂_0), :func:`mode_coefficients` (a run's residual in that
+  eigenbasis) and :func:`oscillation` (the half-period and per-step contraction of a recorded
+  oscillation), so that the prediction can be checked against the network.
+* :func:`momentum_width_sweep`: RMSE(net, f_lin) against width under full-batch heavy ball,
+  the networks of all seeds trained at once (vmapped) and f_lin from the exact heavy-ball
+  recursion with each network's own Θ̂_0.
+* :func:`width_pairs`, :func:`logit_deviation`, :func:`separation_time` and
+  :func:`separation_table`: how the gap between a network and its linearization
+  (:mod:`ntklib.experiments.pairs`) opens under cross-entropy, per width (Fig. S4).
 """
 
 from __future__ import annotations
 
 from typing import Callable, Sequence
 
+import jax
+import jax.numpy as jnp
 import numpy as np
 import pandas as pd
 
 from .. import _validate as v
+from .. import dynamics, kernels
 from ..data import Dataset
+from ..models import Model, check_model
+from ..stats import rmse
 from . import sweep
 from .pairs import PairRun, train_pair
 
-__all__ = ["width_pairs", "logit_deviation", "separation_time", "separation_table"]
+__all__ = [
+    "mode_coefficients", "rayleigh_ratio", "oscillation", "clock_gap",
+    "momentum_width_sweep",
+    "width_pairs", "logit_deviation", "separation_time", "separation_table",
+]
+
+
+def _momentum(value) -> float:
+    beta = v.positive_float("momentum", value, allow_zero=True)
+    if beta >= 1:
+        raise ValueError(f"momentum must be in [0, 1), got momentum={beta}")
+    return beta
+
+
+def mode_coefficients(theta_train, f_train, y_train) -> tuple[np.ndarray, np.ndarray]:
+    """(eigenvalues λ, largest first; coefficients (T, P)) of the train residuals
+    f_t(X) − Y of a recorded run in the eigenbasis of ``theta_train`` (the full (N·k, N·k)
+    kernel, examples major, or (N, N) for one output). ``f_train``: (T, N, k)."""
+    theta = v.symmetric_matrix("theta_train", theta_train).astype(np.float64)
+    f = v.finite_array("f_train", f_train, ndim=3).astype(np.float64)
+    y = v.finite_array("y_train", y_train, ndim=2).astype(np.float64)
+    if f.shape[1:] != y.shape or theta.shape[0] != y.size:
+        raise ValueError(f"f_train {f.shape}, y_train {y.shape} and theta_train {theta.shape} "
+                         "must describe the same N·k outputs")
+    lam, vecs = np.linalg.eigh((theta + theta.T) / 2)
+    order = np.argsort(lam)[::-1]
+    residual = (f - y[None]).reshape(f.shape[0], -1)
+    return lam[order], residual @ vecs[:, order]
+
+
+def rayleigh_ratio(theta_0, theta_t) -> float:
+    """v_0ᵀ Θ_t v_0 / v_0ᵀ Θ_0 v_0 for the top eigenvector v_0 of ``theta_0``: how much a
+    kernel measured later (e.g. at the end of training) has changed along the top mode.
+
+    >>> rayleigh_ratio(np.diag([4.0, 1.0]), np.diag([3.0, 2.0]))
+    0.75
+    """
+    theta_0 = v.symmetric_matrix("theta_0", theta_0).astype(np.float64)
+    theta_t = v.symmetric_matrix("theta_t", theta_t).astype(np.float64)
+    if theta_0.shape != theta_t.shape:
+        raise ValueError(f"theta_0 {theta_0.shape} and theta_t {theta_t.shape} must match")
+    lam, vecs = np.linalg.eigh(theta_0)
+    top = vecs[:, -1]
+    return float(top @ theta_t @ top / lam[-1])
+
+
+def clock_gap(t_a, loss_a, t_b, loss_b, *, points: int = 50) -> float:
+    """Largest |loss_a − loss_b| / loss_a(0) of two recorded runs on their common time range,
+    both interpolated on ``points`` log-spaced times (linear in log t); entry 0 of each run
+    is t = 0 (the initial loss) and is left out of the interpolation.
+
+    >>> t = np.array([0.0, 1.0, 2.0, 4.0])
+    >>> clock_gap(t, np.array([2.0, 1.0, 0.5, 0.25]), 2 * t, np.array([2.0, 1.0, 0.5, 0.25]))
+    0.25
+    """
+    arrays = [v.finite_array(name, a, ndim=1).astype(np.float64) for name, a in
+              (("t_a", t_a), ("loss_a", loss_a), ("t_b", t_b), ("loss_b", loss_b))]
+    t_a, loss_a, t_b, loss_b = arrays
+    if t_a.shape != loss_a.shape or t_b.shape != loss_b.shape or t_a.size < 3 or t_b.size < 3:
+        raise ValueError("each run needs matching times and losses, at least 3 records each")
+    lo, hi = max(t_a[1], t_b[1]), min(t_a[-1], t_b[-1])
+    if not 0 < lo < hi:
+        raise ValueError(f"the two runs share no positive time range (from {lo} to {hi})")
+    grid = np.log(np.geomspace(lo, hi, v.positive_int("points", points)))
+    interp = lambda t, y: np.interp(grid, np.log(t[1:]), y[1:])
+    return float(np.max(np.abs(interp(t_a, loss_a) - interp(t_b, loss_b))) / loss_a[0])
+
+
+def oscillation(steps, values) -> dict[str, float]:
+    """Half-period and per-step contraction of a recorded damped oscillation.
+
+    ``steps``: recorded step indices (increasing), ``values``: the oscillating quantity there.
+    The zero crossings are located by linear interpolation between recorded steps;
+    ``half_period`` is their mean spacing, ``crossings`` their number, and ``contraction`` is
+    exp(slope) of a least-squares line through log max|value| between consecutive crossings
+    against the step of that maximum (the envelope's factor per step). Needs at least three
+    crossings.
+
+    >>> s = np.arange(200)
+    >>> out = oscillation(s, 0.95 ** s * np.cos(2 * np.pi * s / 20 + 0.3))
+    >>> round(out["half_period"], 2), round(out["contraction"], 3)
+    (10.0, 0.95)
+    """
+    steps = v.finite_array("steps", steps, ndim=1).astype(np.float64)
+    values = v.finite_array("values", values, ndim=1).astype(np.float64)
+    if steps.shape != values.shape:
+        raise ValueError(f"steps {steps.shape} and values {values.shape} must match")
+    if np.any(np.diff(steps) <= 0):
+        raise ValueError("steps must be strictly increasing")
+    i = np.flatnonzero(np.sign(values[:-1]) * np.sign(values[1:]) < 0)
+    if i.size < 3:
+        raise ValueError(f"values change sign {i.size} times; an oscillation needs at least 3 "
+                         "zero crossings (record more steps, or a longer run)")
+    crossings = steps[i] + values[i] / (values[i] - values[i + 1]) * (steps[i + 1] - steps[i])
+    peak_steps, peaks = [], []
+    for a, b in zip(i[:-1] + 1, i[1:] + 1):
+        j = a + int(np.argmax(np.abs(values[a:b])))
+        peak_steps.append(steps[j])
+        peaks.append(abs(values[j]))
+    slope = np.polyfit(peak_steps, np.log(peaks), 1)[0]
+    return dict(half_period=float(np.mean(np.diff(crossings))), crossings=int(i.size),
+                contraction=float(np.exp(slope)))
+
+
+def momentum_width_sweep(make_network: Callable[[int], Model], data: Dataset,
+                         widths: Sequence[int], seeds: Sequence[int], *, lr: float,
+                         momentum: float, steps: int,
+                         record: Sequence[int] | None = None) -> pd.DataFrame:
+    """RMSE(f_t, f_lin_t) on the test inputs under full-batch heavy ball on ½·mean MSE, per
+    (width, seed): one row with ``rmse_sup`` (max over the recorded steps) and ``rmse_final``.
+
+    At each width the networks of all ``seeds`` (θ_0 = ``make_network(width).init(seed, d)``)
+    are trained together by :func:`ntklib.dynamics.step_fn` (``rule="heavy_ball"``, vmapped
+    over members: one compilation per width), recording their outputs at ``record``
+    (default :func:`ntklib.dynamics.log_steps`). f_lin is the exact function-space heavy-ball
+    recursion with the member's own empirical Θ̂_0 (``LinearPredictor.predict(...,
+    momentum=β)``), which equals training f_lin directly (:func:`~ntklib.experiments.pairs.train_pair`)
+    up to float round-off. A diverging member raises.
+    """
+    if not isinstance(data, Dataset):
+        raise TypeError(f"data must be an ntklib Dataset, got {type(data).__name__}")
+    widths = [v.positive_int("width", int(w)) for w in widths]
+    seeds = [v.nonnegative_int("seed", int(s)) for s in seeds]
+    if not widths or not seeds:
+        raise ValueError(f"need at least one width and one seed, got {widths}, {seeds}")
+    lr = v.positive_float("lr", lr)
+    beta = _momentum(momentum)
+    steps = v.nonnegative_int("steps", steps)
+    grid = dynamics.log_steps(steps) if record is None else np.unique(np.asarray(record, int))
+    if grid.size == 0 or grid[0] != 0 or grid[-1] > steps:
+        raise ValueError(f"record must start at 0 and lie in [0, steps={steps}], got {record}")
+    x, y, xt = jnp.asarray(data.x_train), jnp.asarray(data.y_train), jnp.asarray(data.x_test)
+    both = np.concatenate([data.x_train, data.x_test])
+    n = data.n_train
+
+    def run(width: int) -> list[dict]:
+        network = make_network(width)
+        check_model(network, "make_network(width)")
+        params0 = params = dynamics.ensemble_params(network, seeds, data.input_dim)
+        velocity = jax.tree_util.tree_map(jnp.zeros_like, params)
+        rates = jax.tree_util.tree_map(lambda leaf: lr, jax.tree_util.tree_map(lambda a: a[0], params))
+        advance = dynamics.step_fn(network.apply_fn, rule="heavy_ball", members=True)
+        evaluate = jax.jit(jax.vmap(network.apply_fn, in_axes=(0, None)))
+        no_losses = jnp.zeros((len(seeds), 0), jnp.float32)
+        f_test, current = [], 0
+        for target in grid:
+            if target > current:
+                params, velocity, _, bad = advance(params, velocity, no_losses, x, y, rates, beta,
+                                                   None, current, int(target) - current)
+                if np.any(np.asarray(bad) >= 0):
+                    member = int(np.argmax(np.asarray(bad) >= 0))
+                    raise FloatingPointError(f"width {width}, seed {seeds[member]} diverged "
+                                             f"(lr={lr:.4g}, momentum={beta}); lower lr")
+                current = int(target)
+            f_test.append(np.asarray(evaluate(params, xt)))
+        f_test = np.stack(f_test, axis=1)  # (S, T, M, k)
+        rows = []
+        for m, seed in enumerate(seeds):
+            p0 = jax.tree_util.tree_map(lambda leaf: leaf[m], params0)
+            theta = kernels.empirical_ntk(network, p0, both, data.x_train)  # (N + M)k × Nk
+            k = data.out_dim
+            f0 = np.asarray(network.apply_fn(p0, x))
+            pred = dynamics.LinearPredictor.from_kernels(theta[:n * k], theta[n * k:], f0,
+                                                         f_test[m, 0], data.y_train)
+            _, lin = pred.predict(grid, lr=lr, momentum=beta)
+            dev = rmse(f_test[m], lin, axis=(1, 2))
+            rows.append(dict(seed=seed, rmse_sup=float(np.max(dev)), rmse_final=float(dev[-1])))
+        return rows
+
+    return sweep(run, {"width": widths}, desc="momentum widths")
 
 
 def width_pairs(make_network: Callable[[int], object], data: Dataset, widths: Sequence[int], *,
