@@ -260,4 +260,105 @@ def test_weight_slices_and_fit_by_case():
                           for w in (16, 32, 64) for s in (0, 1)])
     (widths, values, fit), = lin.fit_by_case(frame).values()
     assert list(widths) == [16, 32, 64] and values.shape == (2, 3)
-    assert fit.exponent == pytest.approx(-0.5, abs=1e-6)
+    assert fit.exponent == pytest.approx(-0.5, abs=1e-6) and fit.method == "pooled ols"
+
+
+# ----------------------------------------------------------------------------- chapter 3 analysis
+
+
+def test_weight_discrepancy_measures_layers_patterns_and_row_space():
+    ds = data.digits(12, 4, binary=True, seed=2)
+    net = models.mlp(2, 48, activation="relu", sigma_w2=2.0, sigma_b2=0.1)
+    lr = 0.5 * kernels.eta_critical(kernels.relu_kernels(ds.x_train, depth=2)[1])
+    run = lin.net_vs_linearization(net, ds, seed=1, lr=lr, steps=40, record=[0, 40])
+    wd = lin.weight_discrepancy(net, ds, run)
+    assert wd.layers == ("W1 (input)", "W2", "W3 (readout)")
+    slices = lin.weight_slices(run.params0)
+    for l, (_, sl) in enumerate(slices):
+        a, b = run.omega_net[sl], run.omega_lin[sl]
+        assert wd.rms_net[l] == pytest.approx(np.sqrt(np.mean(a ** 2)))
+        assert wd.rms_error[l] == pytest.approx(np.sqrt(np.mean((a - b) ** 2)))
+        assert wd.sign_flipped[l] == pytest.approx(np.mean(np.sign(a) != np.sign(b)))
+    np.testing.assert_allclose(wd.relative_error, wd.rms_error / wd.rms_lin)
+    # the on/off split: the readout entry j belongs to unit j of the last hidden layer
+    _, a0 = models.forward_features(net, run.params0, ds.x_train)
+    _, aT = models.forward_features(net, run.params_final, ds.x_train)
+    switched = np.any((np.asarray(a0[2]) > 0) != (np.asarray(aT[2]) > 0), axis=0)
+    flipped = np.sign(run.omega_net[slices[-1][1]]) != np.sign(run.omega_lin[slices[-1][1]])
+    assert wd.units_switched[-1] == pytest.approx(np.mean(switched))
+    if switched.any():
+        assert wd.flipped_if_switched[-1] == pytest.approx(np.mean(flipped[switched]))
+    if (~switched).any():
+        assert wd.flipped_if_not[-1] == pytest.approx(np.mean(flipped[~switched]))
+    # eq. 8's ω_T lies in the row space of J_0; the network's displacement mostly does
+    assert lin._row_space_fraction(net, run.params0, ds.x_train, run.theta_train,
+                                   run.omega_lin) == pytest.approx(1.0, abs=1e-3)
+    assert 0.5 < wd.row_space_net <= 1.0 + 1e-3 and 0.0 <= wd.row_space_error <= 1.0 + 1e-3
+    with pytest.raises(ValueError, match="ReLU"):
+        lin.weight_discrepancy(models.mlp(2, 48, activation="erf"), ds, run)
+    with pytest.raises(TypeError, match="LinearizationRun"):
+        lin.weight_discrepancy(net, ds, run.net)
+
+
+def _frame(exponents, seeds=(0, 1, 2), widths=(16, 32, 64, 128), noise=0.05, prefactors=None):
+    rng = np.random.default_rng(0)
+    import pandas as pd
+
+    rows = []
+    for j, (case, p) in enumerate(exponents.items()):
+        c = 1.0 if prefactors is None else prefactors[j]
+        for w in widths:
+            for s in seeds:
+                rows.append(dict(depth=case[0], n_train=case[1], width=w, seed=s,
+                                 rmse_empirical=c * w ** p * np.exp(noise * rng.standard_normal())))
+    return pd.DataFrame(rows)
+
+
+def test_common_exponent_recovers_the_shared_slope_and_prefactors():
+    frame = _frame({(1, 8): -0.6, (2, 8): -0.6, (2, 32): -0.6}, prefactors=[1.0, 2.0, 4.0])
+    fit = lin.common_exponent(frame)
+    assert fit.ci_low < -0.6 < fit.ci_high and fit.ci_high - fit.ci_low < 0.2
+    assert fit.prefactors[(2, 32)] / fit.prefactors[(1, 8)] == pytest.approx(4.0, rel=0.1)
+    assert fit.dof == len(frame) - 4
+    # one case: the same slope and interval as the pooled fit of ntklib.stats
+    one = frame[(frame.depth == 1)]
+    (_, _, pooled), = lin.fit_by_case(one).values()
+    single = lin.common_exponent(one)
+    assert pooled.method == "pooled ols"
+    assert single.exponent == pytest.approx(pooled.exponent) and single.ci_low == pytest.approx(pooled.ci_low)
+    with pytest.raises(ValueError, match="no column"):
+        lin.common_exponent(frame, metric="nope")
+    bad = frame.copy()
+    bad.loc[0, "rmse_empirical"] = -1.0
+    with pytest.raises(ValueError, match="> 0"):
+        lin.common_exponent(bad)
+    with pytest.raises(ValueError, match="two widths per case"):
+        lin.common_exponent(frame[frame.width == 16])
+
+
+def test_exponent_difference_interval():
+    fits = lin.fit_by_case(_frame({(2, 8): -0.9, (2, 32): -0.5}, seeds=range(5)))
+    diff, lo, hi = lin.exponent_difference(fits[(2, 8)], fits[(2, 32)])
+    assert diff == pytest.approx(fits[(2, 8)][2].exponent - fits[(2, 32)][2].exponent)
+    assert lo < -0.4 < hi and hi < 0 and diff - lo == pytest.approx(hi - diff)
+    same = lin.fit_by_case(_frame({(2, 8): -0.7, (2, 32): -0.7}, seeds=range(5), noise=0.2))
+    _, lo, hi = lin.exponent_difference(same[(2, 8)], same[(2, 32)])
+    assert lo < 0 < hi
+    with pytest.raises(TypeError, match="fit_by_case entries"):
+        lin.exponent_difference((None, np.ones((2, 3)), 0.5), fits[(2, 8)])
+
+
+def test_ensemble_sd_z_and_far_from_data(small):
+    ds, net, lr = small
+    alphas = np.linspace(-1, 2, 7)
+    cmp = lin.ensemble_vs_gp(net, ds, seeds=range(5), lr=lr, record=[0, 200], alphas=alphas)
+    assert cmp.sd_mc_error == pytest.approx(1 / np.sqrt(8))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        expected = (cmp.sd / cmp.gp_sd - 1) * np.sqrt(8)
+    mask = cmp.gp_sd > 0
+    np.testing.assert_allclose(cmp.sd_z[mask], expected[mask])
+    far = cmp.far_from_data(0.05, 0.6)
+    # α = -1, 2 are farther than 0.6 from both training points; α = -0.5, 0, 0.5, 1, 1.5 are not
+    assert not far[:, 1:6].any() and far[0, [0, 6]].all()
+    with pytest.raises(ValueError, match="distance"):
+        cmp.far_from_data(0.05, -1.0)

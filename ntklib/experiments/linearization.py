@@ -13,23 +13,26 @@ from dataclasses import dataclass
 from typing import Callable, Sequence
 
 import jax
+import jax.flatten_util
 import numpy as np
 import pandas as pd
+import scipy.stats
 
 from .. import _validate as v
 from .. import data as data_mod
 from .. import dynamics, kernels, models
 from ..data import Dataset
 from ..models import Model, Params
-from ..stats import fit_power_law, rmse
+from ..stats import PowerLaw, fit_power_law_pooled, rmse
 from . import sweep
 from .pairs import PairRun
 
 __all__ = [
     "KernelFn", "analytic_kernel_fn", "flatten_params", "LinearizationRun",
-    "net_vs_linearization", "final_rmse", "rmse_vs_width", "continuous_time_error",
-    "EnsembleComparison", "class_pair", "ensemble_vs_gp", "discriminating_pair", "fit_by_case",
-    "weight_slices",
+    "net_vs_linearization", "WeightDiscrepancy", "weight_discrepancy", "final_rmse",
+    "rmse_vs_width", "continuous_time_error", "EnsembleComparison", "class_pair",
+    "ensemble_vs_gp", "discriminating_pair", "fit_by_case", "CommonExponent", "common_exponent",
+    "exponent_difference", "weight_slices",
 ]
 
 KernelFn = Callable[[np.ndarray, np.ndarray | None], tuple[np.ndarray, np.ndarray]]
@@ -155,6 +158,89 @@ def net_vs_linearization(network: Model, data: Dataset, *, seed: int, lr: float,
         lin_analytic_test=ana_te, lin_continuous_train=cont_tr, lin_continuous_test=cont_te,
         omega_net=flatten_params(omega_net), omega_lin=flatten_params(omega_lin),
         theta_train=np.asarray(theta), theta_test_train=np.asarray(theta_x))
+
+
+
+@dataclass(frozen=True)
+class WeightDiscrepancy:
+    """How the network's weight changes θ_T − θ_0 differ from eq. 8's ω_T, layer by layer.
+
+    Per weight matrix (``layers``, names of :func:`weight_slices`): ``rms_net`` and ``rms_lin``,
+    the RMS change of one entry in the network and in f_lin; ``rms_error``, the RMS of the
+    difference d = (θ_T − θ_0) − ω_T; ``sign_flipped``, the fraction of entries whose change has
+    the opposite sign in the two; ``flipped_if_switched`` / ``flipped_if_not``, the same fraction
+    among the entries of ReLU units whose on/off pattern on the training inputs changed between
+    θ_0 and θ_T (on at least one input) / did not change — an entry of a hidden layer belongs to
+    the unit it feeds, a readout entry to the unit it reads; ``units_switched``, the fraction of
+    those units that switched. ``row_space_error``: the fraction of ‖d‖² in the row space of
+    J_0 (the directions that move the training outputs at first order, where ω_T lies entirely);
+    ``row_space_net``: the same fraction of ‖θ_T − θ_0‖².
+    """
+
+    layers: tuple
+    rms_net: np.ndarray
+    rms_lin: np.ndarray
+    rms_error: np.ndarray
+    sign_flipped: np.ndarray
+    flipped_if_switched: np.ndarray
+    flipped_if_not: np.ndarray
+    units_switched: np.ndarray
+    row_space_error: float
+    row_space_net: float
+
+    @property
+    def relative_error(self) -> np.ndarray:
+        """rms_error / rms_lin per layer: the typical discrepancy of one entry, relative."""
+        return self.rms_error / self.rms_lin
+
+
+def _row_space_fraction(network: Model, params0: Params, x, theta, vector: np.ndarray) -> float:
+    """‖P v‖²/‖v‖², P the projector onto the row space of J_0 = ∇_θ f_0(X):
+    ‖P v‖² = (J_0 v)ᵀ Θ̂_0⁻¹ (J_0 v), with J_0 v one Jacobian-vector product."""
+    flat, unravel = jax.flatten_util.ravel_pytree(params0)
+    tangent = unravel(jax.numpy.asarray(vector, flat.dtype))
+    _, jv = jax.jvp(lambda p: network.apply_fn(p, x), (params0,), (tangent,))
+    jv = np.asarray(jv, np.float64).reshape(-1)
+    theta = np.asarray(theta, np.float64)
+    return float(jv @ np.linalg.solve(theta, jv) / np.sum(np.asarray(vector, np.float64) ** 2))
+
+
+def weight_discrepancy(network: Model, data: Dataset, run: "LinearizationRun") -> WeightDiscrepancy:
+    """Measure where the network's weight changes leave eq. 8's prediction (``run`` from
+    :func:`net_vs_linearization` of this ReLU MLP on ``data``): see :class:`WeightDiscrepancy`."""
+    spec = models.check_model(network, "network", spec=models.MLP,
+                              purpose="ReLU on/off patterns").spec
+    if spec.activation != "relu":
+        raise ValueError(f"on/off patterns need a ReLU network, got activation={spec.activation!r}")
+    if not isinstance(run, LinearizationRun) or run.omega_net is None:
+        raise TypeError(f"run must be a LinearizationRun from net_vs_linearization, got {type(run).__name__}")
+    x = np.asarray(data.x_train)
+    _, acts0 = models.forward_features(network, run.params0, x)
+    _, actsT = models.forward_features(network, run.params_final, x)
+    switched = [np.any((np.asarray(a) > 0) != (np.asarray(b) > 0), axis=0)  # (n_l,) per layer
+                for a, b in zip(acts0[1:], actsT[1:])]
+    net, lin, diff = run.omega_net, run.omega_lin, run.omega_net - run.omega_lin
+    slices = weight_slices(run.params0)
+    shapes = [np.shape(w) for w, _ in models.dense_layers(run.params0)]
+    out = {k: [] for k in ("rms_net", "rms_lin", "rms_error", "sign_flipped", "flipped_if_switched",
+                           "flipped_if_not", "units_switched")}
+    for l, ((_, sl), shape) in enumerate(zip(slices, shapes)):
+        a, b = net[sl].reshape(shape), lin[sl].reshape(shape)
+        flipped = np.sign(a) != np.sign(b)
+        last = l == len(slices) - 1
+        unit = switched[l - 1][:, None] if last else switched[l][None, :]  # broadcast to shape
+        unit = np.broadcast_to(unit, shape)
+        out["rms_net"].append(np.sqrt(np.mean(a ** 2)))
+        out["rms_lin"].append(np.sqrt(np.mean(b ** 2)))
+        out["rms_error"].append(np.sqrt(np.mean((a - b) ** 2)))
+        out["sign_flipped"].append(np.mean(flipped))
+        out["flipped_if_switched"].append(np.mean(flipped[unit]) if unit.any() else np.nan)
+        out["flipped_if_not"].append(np.mean(flipped[~unit]) if (~unit).any() else np.nan)
+        out["units_switched"].append(np.mean(switched[l - 1] if last else switched[l]))
+    return WeightDiscrepancy(
+        layers=tuple(name for name, _ in slices), **{k: np.array(v) for k, v in out.items()},
+        row_space_error=_row_space_fraction(network, run.params0, x, run.theta_train, diff),
+        row_space_net=_row_space_fraction(network, run.params0, x, run.theta_train, net))
 
 
 # ----------------------------------------------------------------------------- width sweeps (Fig. S5)
@@ -302,6 +388,27 @@ class EnsembleComparison:
         """(ensemble mean − μ_t) / (sd/√M): the mean's error in Monte-Carlo standard errors, (T, A)."""
         return (self.mean - self.gp_mean) / self.standard_error
 
+    @property
+    def sd_mc_error(self) -> float:
+        """Relative Monte-Carlo error of an ensemble standard deviation, 1/√(2(M − 1))
+        (Gaussian outputs)."""
+        return float(1.0 / np.sqrt(2.0 * (self.members - 1)))
+
+    @property
+    def sd_z(self) -> np.ndarray:
+        """(ensemble sd / NTK-GP sd − 1) / :attr:`sd_mc_error`: the standard deviation's error in
+        Monte-Carlo standard errors, (T, A); NaN where the GP sd is 0."""
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ratio = np.where(self.gp_sd > 0, self.sd / self.gp_sd, np.nan)
+        return (ratio - 1.0) / self.sd_mc_error
+
+    def far_from_data(self, sd_floor: float, distance: float) -> np.ndarray:
+        """:meth:`away_from_data` and, in addition, farther than ``distance`` in α from both
+        training points (α = 0 and α = 1), shape (T, A)."""
+        distance = v.positive_float("distance", distance)
+        far = np.minimum(np.abs(self.alphas), np.abs(self.alphas - 1.0)) > distance
+        return self.away_from_data(sd_floor) & far[None, :]
+
     def away_from_data(self, sd_floor: float) -> np.ndarray:
         """Mask (T, A) of the points where the NTK-GP sd is at least ``sd_floor``.
 
@@ -397,16 +504,86 @@ def discriminating_pair(network: Model, data: Dataset, alphas) -> tuple[int, int
 def fit_by_case(frame: pd.DataFrame, metric: str = "rmse_empirical") -> dict:
     """Power law ``metric`` ∝ width^p for every (depth, n_train) of a :func:`rmse_vs_width` frame.
 
-    Returns {(depth, n_train): (widths, values (S, W), PowerLaw)} with the bootstrap over seeds
-    of :func:`ntklib.stats.fit_power_law`.
+    Returns {(depth, n_train): (widths, values (S, W), PowerLaw)}: least squares over all
+    (width, seed) points of the case, with the 95% t-interval of the slope
+    (:func:`ntklib.stats.fit_power_law_pooled`).
     """
     from . import pivot_seeds
 
     out = {}
     for (depth, n_train), group in frame.groupby(["depth", "n_train"]):
         widths, values = pivot_seeds(group, metric)
-        out[(int(depth), int(n_train))] = (widths, values, fit_power_law(widths, values))
+        out[(int(depth), int(n_train))] = (widths, values, fit_power_law_pooled(widths, values))
     return out
+
+
+@dataclass(frozen=True)
+class CommonExponent:
+    """One exponent shared by several cases, each with its own prefactor (see :func:`common_exponent`).
+
+    ``exponent`` ± ``stderr``, 95% interval [``ci_low``, ``ci_high``]; ``prefactors``
+    {case: c_case}; ``dof`` residual degrees of freedom.
+    """
+
+    exponent: float
+    stderr: float
+    ci_low: float
+    ci_high: float
+    prefactors: dict
+    dof: int
+
+
+def common_exponent(frame: pd.DataFrame, metric: str = "rmse_empirical") -> CommonExponent:
+    """Fit log metric = log c_case + p·log width to every (width, seed) point of every
+    (depth, n_train) case of a :func:`rmse_vs_width` frame: one slope p for all cases, one
+    intercept per case, least squares; the 95% interval is p ± t_{0.975, dof}·se with the residual
+    variance pooled over all points.
+
+    >>> rows = [dict(depth=d, n_train=8, width=w, seed=s, rmse_empirical=c * w ** -0.5 * (1 + 0.1 * s))
+    ...         for d, c in ((1, 1.0), (2, 3.0)) for w in (16, 32, 64) for s in (0, 1)]
+    >>> fit = common_exponent(pd.DataFrame(rows))
+    >>> round(fit.exponent, 6), fit.dof, round(fit.prefactors[(2, 8)] / fit.prefactors[(1, 8)], 6)
+    (-0.5, 9, 3.0)
+    """
+    if metric not in frame:
+        raise ValueError(f"frame has no column {metric!r}; columns: {list(frame.columns)}")
+    values = frame[metric].to_numpy(np.float64)
+    widths = frame["width"].to_numpy(np.float64)
+    if np.any(~np.isfinite(values) | (values <= 0)) or np.any(widths <= 0):
+        raise ValueError(f"{metric} and width must be > 0 and finite for a log-log fit")
+    cases = sorted({(int(d), int(n)) for d, n in zip(frame["depth"], frame["n_train"])})
+    design = np.zeros((len(frame), 1 + len(cases)))
+    design[:, 0] = np.log(widths)
+    for j, (d, n) in enumerate(cases):
+        design[:, 1 + j] = (frame["depth"].to_numpy() == d) & (frame["n_train"].to_numpy() == n)
+    dof = len(frame) - design.shape[1]
+    if dof < 1 or np.linalg.matrix_rank(design) < design.shape[1]:
+        raise ValueError("a common exponent needs at least two widths per case and one more point "
+                         f"than parameters; got {len(frame)} points for {len(cases)} cases")
+    logy = np.log(values)
+    coef, *_ = np.linalg.lstsq(design, logy, rcond=None)
+    resid = logy - design @ coef
+    cov = np.sum(resid ** 2) / dof * np.linalg.inv(design.T @ design)
+    se = float(np.sqrt(cov[0, 0]))
+    half = float(scipy.stats.t.ppf(0.975, dof)) * se
+    return CommonExponent(float(coef[0]), se, float(coef[0]) - half, float(coef[0]) + half,
+                          {case: float(np.exp(c)) for case, c in zip(cases, coef[1:])}, int(dof))
+
+
+def exponent_difference(case_a: tuple, case_b: tuple) -> tuple[float, float, float]:
+    """p_a − p_b and its 95% interval for two entries (widths, values, PowerLaw) of
+    :func:`fit_by_case` (independent runs): standard error √(se_a² + se_b²), t-quantile with the
+    two fits' residual degrees of freedom added (S·W − 2 each). Returns (difference, low, high)."""
+    (_, va, fa), (_, vb, fb) = case_a, case_b
+    for fit in (fa, fb):
+        if not isinstance(fit, PowerLaw):
+            raise TypeError(f"expected fit_by_case entries (widths, values, PowerLaw), got {type(fit).__name__}")
+    dof = np.size(va) + np.size(vb) - 4
+    if dof < 1:
+        raise ValueError(f"the two fits have {dof} residual degrees of freedom; need >= 1")
+    diff = fa.exponent - fb.exponent
+    half = float(scipy.stats.t.ppf(0.975, dof)) * float(np.hypot(fa.stderr, fb.stderr))
+    return float(diff), float(diff - half), float(diff + half)
 
 
 def weight_slices(params: Params) -> list[tuple[str, slice]]:
