@@ -199,3 +199,17 @@ def test_spectrum_summary_and_spectra():
         assert row.lam_max == pytest.approx(lam[0], rel=1e-9)
     with pytest.raises(TypeError):
         kc.spectra({"bad": object()}, x)
+
+
+def test_kernel_change_sweep_members_follow_single_runs():
+    """Seeds trained together (vmapped) give the kernel changes of one kernel_change run each."""
+    ds = data.digits(16, 4, binary=True, seed=2)
+    sweep = kc.kernel_change_sweep(ds, widths=[64], seeds=[0, 5], depth=2, steps=30,
+                                   lr_fraction=0.5, num_records=3)
+    net = models.mlp(2, 64)
+    for seed in (0, 5):
+        single = kc.kernel_change(net, net.init(seed, ds.input_dim), ds, lr=sweep.lr, steps=30,
+                                  record=sorted(sweep.trajectories.step.unique()))
+        rows = sweep.trajectories[sweep.trajectories.seed == seed].sort_values("step")
+        np.testing.assert_allclose(rows.ntk_change, single.ntk_change, rtol=1e-3, atol=1e-6)
+        np.testing.assert_allclose(rows.loss_train, single.loss_train, rtol=1e-4)

@@ -28,7 +28,7 @@ import pandas as pd
 from .. import _validate as v
 from .. import models
 from ..data import Dataset, gaussian_inputs
-from ..dynamics import log_steps, train
+from ..dynamics import ensemble_params, log_steps, step_fn, train
 from ..kernels import (analytic_kernels, analytic_ntk, divergence_learning_rate,
                        empirical_nngp, empirical_ntk, eta_critical, structured_ntk)
 from ..models import Model, Params, forward_features, mlp, nt
@@ -394,6 +394,19 @@ class KernelChangeSweep:
     final: pd.DataFrame
 
 
+@lru_cache(maxsize=None)
+def _member_kernels(network: Model) -> Callable:
+    """Jitted, vmapped over members: (Θ̂(x, x), K̂(x, x), f(x)) of stacked parameters."""
+    ntk = structured_ntk(network.spec)
+
+    def one(params, x):
+        feats = network.features_fn(params, x)
+        nngp = (network.sigma_w2 / feats.shape[-1]) * feats @ feats.T + network.sigma_b2
+        return ntk(network, params, x, x), nngp, network.apply_fn(params, x)
+
+    return jax.jit(jax.vmap(one, in_axes=(0, None)))
+
+
 def kernel_change_sweep(data: Dataset, *, widths: Sequence[int], seeds: Sequence[int], depth: int,
                         steps: int, lr_fraction: float, num_records: int = 12,
                         activation: str = "relu", sigma_w2: float = 2.0,
@@ -402,7 +415,10 @@ def kernel_change_sweep(data: Dataset, *, widths: Sequence[int], seeds: Sequence
 
     The learning rate is ``lr_fraction`` · η_critical, with η_critical = 2Nk/(λ_min + λ_max) of the
     analytic NTK on ``data.x_train`` (the same for every width in the NTK parameterization).
-    Records at :func:`ntklib.dynamics.log_steps` (``steps``, ``num_records``).
+    Records at :func:`ntklib.dynamics.log_steps` (``steps``, ``num_records``). The seeds of one
+    width start from ``net.init(seed)`` and train together (:func:`ntklib.dynamics.step_fn`,
+    vmapped: the iterates of :func:`kernel_change` up to round-off), so each width compiles its
+    loop and its kernels once.
     """
     if not isinstance(data, Dataset):
         raise TypeError(f"data must be an ntklib Dataset, got {type(data).__name__}")
@@ -417,20 +433,37 @@ def kernel_change_sweep(data: Dataset, *, widths: Sequence[int], seeds: Sequence
     eta_c = eta_critical(analytic_ntk(make(widths[0]), data.x_train), out_dim=data.out_dim)
     lr = lr_fraction * eta_c
     record = log_steps(steps, v.positive_int("num_records", num_records))
-    traj = []
+    x, y = jnp.asarray(data.x_train), jnp.asarray(data.y_train)
+    y64 = np.asarray(data.y_train, np.float64)
 
-    def run(width: int, seed: int) -> dict:
+    def run(width: int) -> list[dict]:
         net = make(width)
-        res = kernel_change(net, net.init(seed, data.input_dim), data, lr=lr, steps=steps, record=record)
-        for i in range(res.steps.size):
-            traj.append({"width": width, "seed": seed, "step": int(res.steps[i]), "time": float(res.times[i]),
-                         "ntk_change": res.ntk_change[i], "nngp_change": res.nngp_change[i],
-                         "loss_train": float(res.loss_train[i])})
-        return {"ntk_change": res.ntk_change[-1], "nngp_change": res.nngp_change[-1],
-                "loss_initial": float(res.loss_train[0]), "loss_final": float(res.loss_train[-1])}
+        params = ensemble_params(net, seeds, data.input_dim)
+        rates = jax.tree_util.tree_map(lambda _: lr, jax.tree_util.tree_map(lambda l: l[0], params))
+        advance = step_fn(net.apply_fn, members=True)
+        measure = _member_kernels(net)
+        no_losses = jnp.zeros((len(seeds), 0), jnp.float32)
+        rows, current, first = [], 0, None
+        for s in record:
+            if s > current:
+                params = advance(params, (), no_losses, x, y, rates, 0.0, None, current, int(s) - current)[0]
+                current = int(s)
+            ntk, nngp, f = (np.asarray(a, np.float64) for a in measure(params, x))
+            first = (ntk, nngp) if first is None else first
+            for m, seed in enumerate(seeds):
+                rows.append({"seed": seed, "step": current, "time": lr * current,
+                             "ntk_change": relative_error(ntk[m], first[0][m]),
+                             "nngp_change": relative_error(nngp[m], first[1][m]),
+                             "loss_train": float(0.5 * np.mean((f[m] - y64) ** 2))})
+        return rows
 
-    final = sweep(run, {"width": widths, "seed": seeds}, desc="kernel change")
-    return KernelChangeSweep(lr, eta_c, pd.DataFrame(traj), final)
+    traj = sweep(run, {"width": widths}, desc="kernel change")
+    ends = traj.sort_values("step").groupby(["width", "seed"], sort=True)
+    final = pd.DataFrame({"ntk_change": ends.ntk_change.last(), "nngp_change": ends.nngp_change.last(),
+                          "loss_initial": ends.loss_train.first(),
+                          "loss_final": ends.loss_train.last()}).reset_index()
+    return KernelChangeSweep(lr, eta_c, traj[["width", "seed", "step", "time", "ntk_change",
+                                              "nngp_change", "loss_train"]], final)
 
 
 # ----------------------------------------------------------------------------- spectra

@@ -14,21 +14,27 @@ One run trains a freshly initialized network by full-batch gradient descent (MSE
 ``nngp_change``        ||K̂_T − K̂_0||_F / ||K̂_0||_F, readout feature kernel (Fig. 1d)
 ``eta_critical_emp``   2Nk/(λ_min + λ_max) of this network's own Θ̂_0
 ``lr_ratio``           η / ``eta_critical_emp`` (NaN for per-leaf rates)
+``lam_max_0``, ``_T``  λ_max of Θ̂_0 and of Θ̂_T
+``eta_lam_max_0``, ``_T``  η·λ_max/(Nk) at θ_0 and θ_T: below 2, GD on the linearized model is
+                       stable along the top eigenvector (NaN for per-leaf rates)
 ``loss_init``, ``loss_final``, ``test_loss_final``  training / test loss
-``diverged``           1.0 if the loss blew up (then the other metrics are NaN)
+``loss_max``           the largest training loss before any step or at the end (> ``loss_init``:
+                       the loss grew on the way)
+``diverged``           1.0 if the loss blew up (then the metrics of θ_T are NaN)
 ``stable``             1.0 if not diverged, η below the net's own η_critical (scalar η only) and
                        ``kernel_change`` < ``max_kernel_change`` — the regime Theorem 2.1 covers
 =====================  ======================================================================
 
-:func:`lazy_sweep` runs one network per (width, seed) through
-:func:`ntklib.experiments.width_sweep` and returns the tidy frame; :func:`fit_metric` fits a
-power law in width on the stable widths. :func:`init_outputs` samples f_0(x) over many
-initializations; :func:`parameterization_gap` trains the same network in both
+:func:`lazy_sweep` trains the seeds of each width together (vmapped) and returns one row per
+(width, seed); :func:`fit_metric` fits a power law in width on the stable widths.
+:func:`init_outputs` samples f_0(x) over many initializations, layer by layer from the exact
+conditional Gaussians; :func:`parameterization_gap` trains the same network in both
 parameterizations with the SM §F learning-rate map.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import numbers
 from typing import Any, Callable, Sequence
@@ -42,8 +48,8 @@ from .. import _validate as v
 from .. import dynamics, kernels, models
 from ..data import Dataset
 from ..models import Model, Params
-from ..stats import PowerLaw, fit_power_law, relative_error
-from . import pivot_seeds, width_sweep
+from ..stats import PowerLaw, fit_power_law_pooled, relative_error
+from . import pivot_seeds, sweep
 
 __all__ = [
     "LearningRate", "METRICS", "network_factory", "layer_metric_names", "layer_labels",
@@ -55,8 +61,9 @@ __all__ = [
 LearningRate = Any
 
 METRICS = ("param_distance", "max_abs_dtheta", "output_change", "output_change_train",
-           "kernel_change", "nngp_change", "eta_critical_emp", "lr_ratio", "loss_init",
-           "loss_final", "test_loss_final", "diverged", "stable")
+           "kernel_change", "nngp_change", "eta_critical_emp", "lr_ratio", "lam_max_0",
+           "lam_max_T", "eta_lam_max_0", "eta_lam_max_T", "loss_init", "loss_max", "loss_final",
+           "test_loss_final", "diverged", "stable")
 
 
 def network_factory(depth: int, **kwargs) -> Callable[[int], Model]:
@@ -91,38 +98,136 @@ def _max_abs_change(params0: Params, params1: Params) -> float:
                      zip(jax.tree_util.tree_leaves(params1), jax.tree_util.tree_leaves(params0))))
 
 
+def _stack(trees: Sequence[Params]) -> Params:
+    return jax.tree_util.tree_map(lambda *leaves: jnp.stack(leaves), *trees)
+
+
+@functools.lru_cache(maxsize=None)
+def _pair_measurements(network: Model) -> Callable:
+    """Jitted, vmapped over members: everything :func:`lazy_metrics` needs from (θ_0, θ_T) —
+    per-layer relative weight changes, ||Δθ||_2, max|Δθ_i|, Θ̂ and K̂ at both ends on the
+    training inputs, and the outputs at both ends on training and test inputs. One compile per
+    network and input shape."""
+    ntk = kernels.structured_ntk(network.spec)
+    if ntk is None:
+        raise TypeError(f"network must have a structured NTK formula (an MLP), got {network.spec!r}")
+
+    def nngp(params, x):
+        feats = network.features_fn(params, x)
+        return (network.sigma_w2 / feats.shape[-1]) * feats @ feats.T + network.sigma_b2
+
+    def one(p0, p1, x_train, x_test):
+        dense0, dense1 = models.dense_layers(p0), models.dense_layers(p1)
+        rel = jnp.stack([jnp.linalg.norm(w1 - w0) / jnp.linalg.norm(w0)
+                         for (w0, _), (w1, _) in zip(dense0, dense1)])
+        diffs = [a - b for a, b in zip(jax.tree_util.tree_leaves(p1), jax.tree_util.tree_leaves(p0))]
+        return {
+            "rel": rel,
+            "distance": jnp.sqrt(sum(jnp.sum(d ** 2) for d in diffs)),
+            "max_abs": jnp.max(jnp.stack([jnp.max(jnp.abs(d)) for d in diffs])),
+            "ntk0": ntk(network, p0, x_train, x_train), "ntk1": ntk(network, p1, x_train, x_train),
+            "nngp0": nngp(p0, x_train), "nngp1": nngp(p1, x_train),
+            "f0_train": network.apply_fn(p0, x_train), "f1_train": network.apply_fn(p1, x_train),
+            "f0_test": network.apply_fn(p0, x_test), "f1_test": network.apply_fn(p1, x_test),
+        }
+
+    return jax.jit(jax.vmap(one, in_axes=(0, 0, None, None)))
+
+
 def _rms_change(f1, f0) -> float:
     """RMS over points of the Euclidean norm of the output change."""
     diff = np.asarray(f1, np.float64) - np.asarray(f0, np.float64)
     return float(np.sqrt(np.mean(np.sum(diff ** 2, axis=-1))))
 
 
+def _half_mse(f, y) -> float:
+    return float(0.5 * np.mean((np.asarray(f, np.float64) - np.asarray(y, np.float64)) ** 2))
+
+
+def _member_metrics(network: Model, measured: dict, m: int, *, lr, n_outputs: int,
+                    max_kernel_change: float) -> dict[str, float]:
+    """The module table's metrics of member ``m`` of :func:`_pair_measurements`' output."""
+    get = lambda key: np.asarray(measured[key][m], np.float64)
+    out = {name: float(r) for name, r in zip(layer_metric_names(network.depth), get("rel"))}
+    out["param_distance"] = float(get("distance"))
+    out["max_abs_dtheta"] = float(get("max_abs"))
+    theta_0, theta_t = get("ntk0"), get("ntk1")
+    out["kernel_change"] = relative_error(theta_t, theta_0)
+    out["nngp_change"] = relative_error(get("nngp1"), get("nngp0"))
+    sym = (theta_0 + theta_0.T) / 2
+    out["eta_critical_emp"] = kernels.eta_critical(sym)  # full (Nk × Nk) kernel: 2·Nk/(λ_min + λ_max)
+    out["lam_max_0"] = float(np.linalg.eigvalsh(sym)[-1])
+    out["lam_max_T"] = float(np.linalg.eigvalsh((theta_t + theta_t.T) / 2)[-1])
+    scalar = _is_number(lr)
+    nan = float("nan")
+    out["lr_ratio"] = float(lr) / out["eta_critical_emp"] if scalar else nan
+    out["eta_lam_max_0"] = float(lr) * out["lam_max_0"] / n_outputs if scalar else nan
+    out["eta_lam_max_T"] = float(lr) * out["lam_max_T"] / n_outputs if scalar else nan
+    below = True if not scalar else float(lr) < out["eta_critical_emp"]
+    out["stable"] = float(below and out["kernel_change"] < max_kernel_change)
+    out["output_change"] = _rms_change(get("f1_test"), get("f0_test"))
+    out["output_change_train"] = _rms_change(get("f1_train"), get("f0_train"))
+    return out
+
+
 def lazy_metrics(network: Model, params_0: Params, params_t: Params, x_train, *, lr=None,
                  max_kernel_change: float = 0.5) -> dict[str, float]:
-    """Weight and kernel metrics between ``params_0`` and ``params_t`` (see the module table).
+    """Weight and kernel metrics between ``params_0`` and ``params_t`` (see the module table;
+    the output changes are measured on ``x_train``).
 
     ``lr``: the learning rate used, to compare with this network's own η_critical of Θ̂_0
     (a number; a pytree gives ``lr_ratio`` = NaN and ``stable`` judged on the kernel alone).
     """
     models.check_model(network, "network")
     max_kernel_change = v.positive_float("max_kernel_change", max_kernel_change)
-    x_train = v.finite_array("x_train", x_train, ndim=2)
-    rel = models.relative_weight_change(params_0, params_t)
-    out = {name: float(r) for name, r in zip(layer_metric_names(network.depth), rel)}
-    out["param_distance"] = models.parameter_distance(params_0, params_t)
-    out["max_abs_dtheta"] = _max_abs_change(params_0, params_t)
-    theta_0 = kernels.empirical_ntk(network, params_0, x_train)
-    theta_t = kernels.empirical_ntk(network, params_t, x_train)
-    out["kernel_change"] = relative_error(theta_t, theta_0)
-    out["nngp_change"] = relative_error(kernels.empirical_nngp(network, params_t, x_train),
-                                        kernels.empirical_nngp(network, params_0, x_train))
-    sym = (np.asarray(theta_0, np.float64) + np.asarray(theta_0, np.float64).T) / 2
-    eta_c = kernels.eta_critical(sym)  # full (Nk × Nk) kernel: 2·Nk/(λ_min + λ_max)
-    out["eta_critical_emp"] = eta_c
-    out["lr_ratio"] = float(lr) / eta_c if _is_number(lr) else float("nan")
-    below = True if not _is_number(lr) else float(lr) < eta_c
-    out["stable"] = float(below and out["kernel_change"] < max_kernel_change)
-    return out
+    x_train = jnp.asarray(v.finite_array("x_train", x_train, ndim=2))
+    measured = _pair_measurements(network)(_stack([params_0]), _stack([params_t]), x_train, x_train)
+    k = int(measured["f0_train"].shape[-1])
+    return _member_metrics(network, measured, 0, lr=lr, n_outputs=x_train.shape[0] * k,
+                           max_kernel_change=max_kernel_change)
+
+
+def _lazy_members(network: Model, data: Dataset, seeds: Sequence[int], *, lr: LearningRate,
+                  steps: int, max_kernel_change: float) -> list[dict[str, float]]:
+    """One row of metrics per seed: the networks ``network.init(seed)`` trained together
+    (:func:`ntklib.dynamics.step_fn`, vmapped over the members: one compile per width)."""
+    params = dynamics.ensemble_params(network, seeds, data.input_dim)
+    first = jax.tree_util.tree_map(lambda leaf: leaf[0], params)
+    rates = lr(network, first) if callable(lr) else lr
+    if _is_number(rates):
+        rates = v.positive_float("lr", rates)
+        tree = jax.tree_util.tree_map(lambda _: rates, first)
+    else:
+        try:
+            tree = jax.tree_util.tree_map(lambda _, r: v.positive_float("lr (per-leaf)", float(r)),
+                                          first, rates)
+        except (ValueError, TypeError) as exc:
+            raise type(exc)(f"lr must be a positive number or a pytree of positive numbers with "
+                            f"the structure of params ({exc})") from None
+    x, y = jnp.asarray(data.x_train), jnp.asarray(data.y_train)
+    advance = dynamics.step_fn(network.apply_fn, members=True)
+    losses = jnp.zeros((len(seeds), steps), jnp.float32)  # the loss before every step
+    final, _, losses, bad = advance(params, (), losses, x, y, tree, 0.0, None, 0, steps)
+    measured = _pair_measurements(network)(params, final, x, jnp.asarray(data.x_test))
+    losses = np.asarray(losses, np.float64)
+    bad = np.asarray(bad)
+    n_outputs = data.n_train * data.out_dim
+    rows = []
+    for m in range(len(seeds)):
+        out = _member_metrics(network, measured, m, lr=rates, n_outputs=n_outputs,
+                              max_kernel_change=max_kernel_change)
+        out["loss_init"] = _half_mse(measured["f0_train"][m], data.y_train)
+        out["loss_final"] = _half_mse(measured["f1_train"][m], data.y_train)
+        out["test_loss_final"] = _half_mse(measured["f1_test"][m], data.y_test)
+        out["loss_max"] = float(max(np.max(losses[m]), out["loss_final"]))
+        diverged = bad[m] >= 0 or not (out["loss_final"] <= dynamics.DIVERGENCE_LOSS)
+        out["diverged"] = float(diverged)
+        if diverged:  # the metrics of θ_T are meaningless; keep what θ_0 determines
+            keep = {"loss_init", "eta_critical_emp", "lam_max_0", "eta_lam_max_0", "lr_ratio"}
+            out = {name: (val if name in keep else float("nan")) for name, val in out.items()}
+            out.update(diverged=1.0, stable=0.0)
+        rows.append(out)
+    return rows
 
 
 def lazy_run(network: Model, data: Dataset, *, seed: int, lr: LearningRate, steps: int,
@@ -137,54 +242,39 @@ def lazy_run(network: Model, data: Dataset, *, seed: int, lr: LearningRate, step
     models.check_model(network, "network")
     if not isinstance(data, Dataset):
         raise TypeError(f"data must be an ntklib Dataset, got {type(data).__name__}")
-    steps = v.positive_int("steps", steps)
-    params = network.init(v.nonnegative_int("seed", seed), data.input_dim)
-    rates = lr(network, params) if callable(lr) else lr
-    res = dynamics.gradient_descent(network.apply_fn, params, data.x_train, data.y_train, lr=rates,
-                                    steps=steps, x_test=data.x_test, y_test=data.y_test,
-                                    record=[0, steps], allow_divergence=True)
-    nan = float("nan")
-    if res.diverged:
-        out = {name: nan for name in layer_metric_names(network.depth) + list(METRICS)}
-        out.update(loss_init=float(res.loss_train[0]), diverged=1.0, stable=0.0)
-        if _is_number(rates):
-            theta_0 = kernels.empirical_ntk(network, params, data.x_train)
-            out["eta_critical_emp"] = kernels.eta_critical((theta_0 + theta_0.T) / 2)
-            out["lr_ratio"] = float(rates) / out["eta_critical_emp"]
-        return out
-    out = lazy_metrics(network, params, res.params_final, data.x_train, lr=rates,
-                       max_kernel_change=max_kernel_change)
-    out["output_change"] = _rms_change(res.f_test[-1], res.f_test[0])
-    out["output_change_train"] = _rms_change(res.f_train[-1], res.f_train[0])
-    out["loss_init"] = float(res.loss_train[0])
-    out["loss_final"] = float(res.loss_train[-1])
-    out["test_loss_final"] = float(res.loss_test[-1])
-    out["diverged"] = 0.0
-    return out
+    return _lazy_members(network, data, [v.nonnegative_int("seed", seed)], lr=lr,
+                         steps=v.positive_int("steps", steps),
+                         max_kernel_change=v.positive_float("max_kernel_change", max_kernel_change))[0]
 
 
 def lazy_sweep(make_network: Callable[[int], Model], data: Dataset, widths: Sequence[int],
                seeds: Sequence[int], *, lr: LearningRate, steps: int, max_kernel_change: float = 0.5,
                desc: str = "training sweep") -> pd.DataFrame:
-    """One :func:`lazy_run` per (width, seed): the data of Fig. 1b–d / S6 as a tidy frame.
+    """:func:`lazy_run` for every (width, seed): the data of Fig. 1b / S6 as a tidy frame.
 
-    ``make_network(width)`` builds the network (built once per width, so the jit-compiled
-    training loop is reused across seeds). Columns: width, seed, ``rel_w1`` …, and
+    The seeds of one width train together, vmapped (the same iterates as :func:`lazy_run` up to
+    float round-off), so each width compiles its training loop and its measurements once.
+    ``make_network(width)`` builds the network; a callable ``lr(network, params)`` is called
+    once per width with the first seed's θ_0. Columns: width, seed, ``rel_w1`` …, and
     :data:`METRICS`.
     """
     if not callable(make_network):
         raise TypeError(f"make_network must be a function width -> Model, got {type(make_network).__name__}")
-    cache: dict[int, Model] = {}
+    if not isinstance(data, Dataset):
+        raise TypeError(f"data must be an ntklib Dataset, got {type(data).__name__}")
+    widths = [v.positive_int("width", int(w)) for w in widths]
+    seeds = [v.nonnegative_int("seed", int(s)) for s in seeds]
+    if not widths or not seeds:
+        raise ValueError(f"lazy_sweep needs at least one width and one seed, got {widths}, {seeds}")
+    steps = v.positive_int("steps", steps)
+    max_kernel_change = v.positive_float("max_kernel_change", max_kernel_change)
 
-    def run(width: int, seed: int) -> dict[str, float]:
-        if width not in cache:
-            net = make_network(width)
-            models.check_model(net, "make_network")
-            cache[width] = net
-        return lazy_run(cache[width], data, seed=seed, lr=lr, steps=steps,
-                        max_kernel_change=max_kernel_change)
+    def run(width: int) -> list[dict]:
+        net = models.check_model(make_network(width), "make_network")
+        rows = _lazy_members(net, data, seeds, lr=lr, steps=steps, max_kernel_change=max_kernel_change)
+        return [{"seed": s, **row} for s, row in zip(seeds, rows)]
 
-    return width_sweep(run, widths, seeds, desc=desc)
+    return sweep(run, {"width": widths}, desc=desc)
 
 
 def stable_widths(frame: pd.DataFrame) -> np.ndarray:
@@ -196,8 +286,9 @@ def stable_widths(frame: pd.DataFrame) -> np.ndarray:
 
 
 def fit_metric(frame: pd.DataFrame, metric: str, widths: Sequence[int] | None = None) -> PowerLaw:
-    """Power-law fit of ``metric`` against width (bootstrap over seeds when there are several),
-    restricted to ``widths`` (default: :func:`stable_widths`)."""
+    """Power-law fit of ``metric`` against width, restricted to ``widths`` (default:
+    :func:`stable_widths`): OLS over every (width, seed) point, with the 95% t-interval of
+    :func:`ntklib.stats.fit_power_law_pooled` (it includes the scatter about the line)."""
     if metric not in frame:
         raise ValueError(f"frame has no column {metric!r}; columns: {list(frame.columns)}")
     keep = stable_widths(frame) if widths is None else np.asarray(widths)
@@ -205,7 +296,7 @@ def fit_metric(frame: pd.DataFrame, metric: str, widths: Sequence[int] | None = 
     if sub["width"].nunique() < 3:
         raise ValueError(f"need >= 3 widths to fit {metric!r}, have {sorted(sub['width'].unique())}")
     w, values = pivot_seeds(sub, metric)
-    return fit_power_law(w, values)
+    return fit_power_law_pooled(w, values)
 
 
 def seed_table(frame: pd.DataFrame, metric: str, widths: Sequence[int] | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -217,30 +308,69 @@ def seed_table(frame: pd.DataFrame, metric: str, widths: Sequence[int] | None = 
 # ----------------------------------------------------------------------------- initialization
 
 
-def init_outputs(make_network: Callable[[int], Model], x, widths: Sequence[int], n_seeds: int, *,
-                 seed: int = 0, chunk: int = 64) -> dict[int, np.ndarray]:
-    """f_0(x) over ``n_seeds`` independent initializations at each width: {width: (S, M·k)}.
+@functools.lru_cache(maxsize=None)
+def _conditional_sampler(spec: models.MLP, n_seeds: int, max_width: int) -> Callable:
+    """Jitted (key, x, width) ↦ f_0(x) of ``n_seeds`` MLPs of ``spec`` at any width up to
+    ``max_width``, sampled layer by layer (see :func:`init_outputs`). The hidden layers are
+    ``max_width`` wide with the units beyond ``width`` masked to zero, so every width shares one
+    compiled function."""
+    phi = models.activation_fn(spec.activation)
+    w_std, b_std = spec.sigma_w2 ** 0.5, spec.sigma_b2 ** 0.5
+    n_layers = spec.depth + 1
 
-    The keys are ``jax.random.split(PRNGKey(seed), n_seeds)``; networks are drawn and applied
-    ``chunk`` at a time (vmapped) to bound memory. As n → ∞ each column tends to N(0, K(x, x))
-    (paper eq. 12).
+    @jax.jit
+    def sample(key, x, width):
+        mask = (jnp.arange(max_width) < width).astype(x.dtype)
+        act, fan_in = jnp.broadcast_to(x, (n_seeds,) + x.shape), x.shape[1]  # (S, M, n_0)
+        for l in range(n_layers):
+            units = max_width if l < n_layers - 1 else spec.out_dim
+            # act = R^T Q^T with Q orthonormal (reduced QR of act^T): act @ ω = R^T (Q^T ω) and
+            # Q^T ω has i.i.d. N(0, 1) entries, so z below has the law of Q^T ω (masked units of
+            # act are zero rows of act^T: they change neither R nor the law)
+            _, r = jnp.linalg.qr(jnp.swapaxes(act, 1, 2))  # (S, min(M, n_{l-1}), M)
+            z = jax.random.normal(jax.random.fold_in(key, 2 * l), (n_seeds, r.shape[1], units))
+            h = (w_std / jnp.sqrt(fan_in)) * jnp.swapaxes(r, 1, 2) @ z
+            if spec.sigma_b2 > 0:
+                h = h + b_std * jax.random.normal(jax.random.fold_in(key, 2 * l + 1), (n_seeds, 1, units))
+            if l < n_layers - 1:
+                act, fan_in = phi(h) * mask, width
+            else:
+                act = h
+        return act.reshape(n_seeds, -1)
+
+    return sample
+
+
+def init_outputs(make_network: Callable[[int], Model], x, widths: Sequence[int], n_seeds: int, *,
+                 seed: int = 0) -> dict[int, np.ndarray]:
+    """f_0(x) of ``n_seeds`` independently initialized MLPs at each width: {width: (S, M·k)}.
+
+    On M inputs a random Dense layer acts only through M·n numbers: given the previous layer's
+    outputs X^{l−1} (M × n_{l−1}), the pre-activations h^l = c·X^{l−1}ω^l + σ_b β^l
+    (c = σ_w/√n_{l−1}, ω, β ~ N(0, 1)) are, unit by unit, independent Gaussian vectors with
+    covariance c²X^{l−1}X^{l−1ᵀ} + σ_b². Writing X^{l−1} = RᵀQᵀ (reduced QR of its transpose),
+    X^{l−1}ω = Rᵀ(Qᵀω) and Qᵀω is an i.i.d. N(0, 1) matrix; so each layer is sampled as
+    c·Rᵀz + σ_b β with z of shape min(M, n_{l−1}) × n_l. This is exactly the law of the outputs
+    of networks drawn with ``net.init`` (a test compares the two), at a cost of M·n instead of
+    n² random numbers per layer. Layer l of the S networks uses the keys fold_in(PRNGKey(seed),
+    2l) (weights) and 2l + 1 (biases), drawn at the largest width (units beyond a network's
+    width are masked), so every width shares one compiled sampler. As n → ∞ each column tends
+    to N(0, K(x, x)) (paper eq. 12).
     """
     x = jnp.asarray(v.finite_array("x", x, ndim=2))
     n_seeds = v.positive_int("n_seeds", n_seeds)
-    chunk = v.positive_int("chunk", chunk)
-    keys = jax.random.split(jax.random.PRNGKey(v.nonnegative_int("seed", seed)), n_seeds)
-    out = {}
-    for width in widths:
-        net = make_network(v.positive_int("width", int(width)))
-        models.check_model(net, "make_network")
-
-        @jax.jit
-        def sample(ks, net=net):
-            return jax.vmap(lambda k: net.apply_fn(net.init_fn(k, (-1, x.shape[1]))[1], x).reshape(-1))(ks)
-
-        parts = [np.asarray(sample(keys[i:i + chunk])) for i in range(0, n_seeds, chunk)]
-        out[int(width)] = np.concatenate(parts, axis=0).astype(np.float64)
-    return out
+    key = jax.random.PRNGKey(v.nonnegative_int("seed", seed))
+    nets = {int(w): models.check_model(make_network(v.positive_int("width", int(w))), "make_network")
+            for w in widths}
+    if not nets:
+        raise ValueError("widths must name at least one width")
+    for net in nets.values():
+        models.check_model(net, "make_network", spec=models.MLP, purpose="layer-by-layer sampling")
+    specs = {dataclasses.replace(net.spec, width=1) for net in nets.values()}
+    if len(specs) != 1:
+        raise ValueError(f"make_network must change only the width, got {sorted(map(repr, specs))}")
+    sample = _conditional_sampler(specs.pop(), n_seeds, max(nets))
+    return {w: np.asarray(sample(key, x, jnp.int32(w)), np.float64) for w in nets}
 
 
 # ----------------------------------------------------------------------------- parameterizations
