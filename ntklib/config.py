@@ -10,7 +10,7 @@ import os
 from types import MappingProxyType, SimpleNamespace
 
 __all__ = [
-    "SCALES", "scale", "Settings", "settings", "all_settings",
+    "SCALES", "scale", "Settings", "schema", "settings", "all_settings",
 ]
 
 SCALES = ("ci", "paper")
@@ -192,6 +192,64 @@ class Settings(SimpleNamespace):
 
     def __delattr__(self, name: str) -> None:
         raise AttributeError(f"settings are read-only: cannot delete {name!r}")
+
+
+def _kind(value) -> str:
+    """The type a setting keeps at every scale: bool, number (int or float), str, optional (None:
+    "not used at this scale", compatible with any kind), or a tuple/dict of those, recursively."""
+    if value is None:
+        return "optional"
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, (int, float)):
+        return "number"
+    if isinstance(value, str):
+        return "str"
+    if isinstance(value, tuple):
+        return "tuple[" + "|".join(sorted({_kind(v) for v in value})) + "]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k}: {_kind(v)}" for k, v in sorted(value.items())) + "}"
+    raise TypeError(f"unsupported setting type {type(value).__name__}: {value!r}")
+
+
+def _mismatch(a, b, path: str) -> str | None:
+    """Where settings ``a`` and ``b`` differ in kind (None matches anything), or None."""
+    if a is None or b is None:
+        return None
+    if isinstance(a, dict) and isinstance(b, dict):
+        for key in sorted(set(a) | set(b)):
+            if key not in a or key not in b:
+                return f"{path}.{key} present at one scale only"
+            found = _mismatch(a[key], b[key], f"{path}.{key}")
+            if found:
+                return found
+        return None
+    if _kind(a) != _kind(b):
+        return f"{path}: {_kind(a)} vs {_kind(b)} ({a!r} vs {b!r})"
+    return None
+
+
+def schema(chapter: str) -> dict[str, str]:
+    """The typed shape of a chapter's settings — each key's kind, nested experiments included,
+    read from the ``ci`` entry — after checking that every scale has the same keys and kinds
+    (checked for every chapter at import: a key or a type present at one scale only is an
+    error, so the ``paper`` switch can never meet a missing or mistyped setting).
+
+    >>> schema("beyond_optimizers")["seed"]
+    'number'
+    """
+    if chapter not in _SETTINGS:
+        raise ValueError(f"unknown chapter {chapter!r}; known: {sorted(_SETTINGS)}")
+    entries = _SETTINGS[chapter]
+    for other in SCALES[1:]:
+        found = _mismatch(entries[SCALES[0]], entries[other], chapter)
+        if found:
+            raise TypeError(f"settings differ between {SCALES[0]!r} and {other!r}: {found}")
+    return {k: _kind(v) for k, v in entries[SCALES[0]].items()}
+
+
+for _chapter in _SETTINGS:
+    schema(_chapter)
 
 
 def settings(chapter: str) -> Settings:

@@ -97,3 +97,20 @@ def test_claims_examples():
     result = doctest.testmod(claims)
     claims.reset()
     assert result.attempted >= 3 and result.failed == 0
+
+
+def test_config_schema_is_typed_and_shared_by_both_scales(monkeypatch):
+    # every chapter's settings have one typed shape at both scales; a mismatch is an error
+    for chapter in config.all_settings():
+        shape = config.schema(chapter)
+        assert set(shape) == set(config.all_settings()[chapter]["ci"])
+    bad = {"ci": dict(width=64, data="digits", sweep=dict(seeds=(0, 1))),
+           "paper": dict(width=64, data="mnist", sweep=dict(seeds=(0, 1)))}
+    monkeypatch.setitem(config._SETTINGS, "toy", bad)
+    assert config.schema("toy") == {"width": "number", "data": "str",
+                                    "sweep": "{seeds: tuple[number]}"}
+    for change, message in ((dict(width="64"), "number vs str"),
+                            (dict(sweep=dict(seeds=(0, 1), extra=1)), "one scale only")):
+        monkeypatch.setitem(config._SETTINGS, "toy", {"ci": bad["ci"], "paper": {**bad["paper"], **change}})
+        with pytest.raises(TypeError, match=message):
+            config.schema("toy")
