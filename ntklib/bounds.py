@@ -197,13 +197,8 @@ def jacobian_distance(model: Model | Callable, params_a: Params, params_b: Param
     the cancellation costs no precision beyond that of the float32 features. Any other model or
     ``apply_fn(params, x)`` uses the full Jacobian (small models only).
     """
-    x = v.finite_array("x", x, ndim=2)
-    apply_fn = _apply_fn(model)
-    pieces = _pieces_fn(model)
-    if pieces is not None:
-        return _pieces_distance(pieces(model, params_a, x), pieces(model, params_b, x))
-    xj = jnp.asarray(x)
-    return float(np.linalg.norm(_flat_jacobian(apply_fn, params_a, xj) - _flat_jacobian(apply_fn, params_b, xj)))
+    return _on_pair(model, params_a, params_b, x, _pieces_distance,
+                    lambda ja, jb: float(np.linalg.norm(ja - jb)))
 
 
 def cross_ntk(model: Model | Callable, params_a: Params, params_b: Params, x) -> np.ndarray:
@@ -214,13 +209,20 @@ def cross_ntk(model: Model | Callable, params_a: Params, params_b: Params, x) ->
     its per-layer structure (Θ = Σ_l (c_w x^{l-1}x'^{l-1ᵀ} + c_b) · δ^l δ'^{lᵀ} with the two
     factors taken at θ_a and θ_b); any other model the full Jacobians (small models only).
     """
+    return _on_pair(model, params_a, params_b, x, _pieces_cross, lambda ja, jb: ja @ jb.T)
+
+
+def _on_pair(model, params_a: Params, params_b: Params, x, on_pieces: Callable,
+             on_jacobians: Callable):
+    """``on_pieces`` of the per-layer Jacobian factors at θ_a and θ_b for models that have them
+    (the MLP), else ``on_jacobians`` of the two flattened full Jacobians."""
     x = v.finite_array("x", x, ndim=2)
     apply_fn = _apply_fn(model)
     pieces = _pieces_fn(model)
     if pieces is not None:
-        return _pieces_cross(pieces(model, params_a, x), pieces(model, params_b, x))
+        return on_pieces(pieces(model, params_a, x), pieces(model, params_b, x))
     xj = jnp.asarray(x)
-    return _flat_jacobian(apply_fn, params_a, xj) @ _flat_jacobian(apply_fn, params_b, xj).T
+    return on_jacobians(_flat_jacobian(apply_fn, params_a, xj), _flat_jacobian(apply_fn, params_b, xj))
 
 
 def random_direction(params: Params, radius: float, seed: int = 0) -> Params:

@@ -15,9 +15,10 @@ import numpy as np
 import pandas as pd
 
 from .. import _validate as v
+from ..data import Dataset
 
 __all__ = [
-    "progress", "Row", "sweep", "width_sweep", "pivot_seeds",
+    "progress", "Row", "sweep", "width_sweep", "pivot_seeds", "width_seed_grid",
 ]
 
 
@@ -93,3 +94,22 @@ def pivot_seeds(frame: pd.DataFrame, metric: str) -> tuple[np.ndarray, np.ndarra
     """(widths, values of shape (S, W)) from a :func:`width_sweep` frame, ready for :func:`ntklib.stats.fit_power_law`."""
     table = frame.pivot(index="seed", columns="width", values=metric).sort_index(axis=1)
     return table.columns.to_numpy(), table.to_numpy()
+
+
+def width_seed_grid(data, widths: Sequence[int], seeds: Sequence[int], *,
+                    name: str = "the sweep") -> tuple[list[int], list[int]]:
+    """The validated (widths, seeds) of a width × seed sweep on ``data``: an ntklib Dataset,
+    positive integer widths, non-negative integer seeds, at least one of each (errors name the
+    bad value).
+
+    >>> from ntklib import data
+    >>> width_seed_grid(data.digits(4, 2), (64, 128.0), [0])
+    ([64, 128], [0])
+    """
+    if not isinstance(data, Dataset):
+        raise TypeError(f"data must be an ntklib Dataset, got {type(data).__name__}")
+    widths = [v.positive_int("width", int(w)) for w in widths]
+    seeds = [v.nonnegative_int("seed", int(s)) for s in seeds]
+    if not widths or not seeds:
+        raise ValueError(f"{name} needs at least one width and one seed, got {widths}, {seeds}")
+    return widths, seeds

@@ -27,7 +27,7 @@ from .. import dynamics, kernels
 from ..data import Dataset
 from ..models import Model, check_model
 from ..stats import rmse
-from . import sweep
+from . import sweep, width_seed_grid
 from .pairs import PairRun, train_pair
 
 __all__ = [
@@ -149,12 +149,7 @@ def momentum_width_sweep(make_network: Callable[[int], Model], data: Dataset,
     momentum=β)``), which equals training f_lin directly (:func:`~ntklib.experiments.pairs.train_pair`)
     up to float round-off. A diverging member raises.
     """
-    if not isinstance(data, Dataset):
-        raise TypeError(f"data must be an ntklib Dataset, got {type(data).__name__}")
-    widths = [v.positive_int("width", int(w)) for w in widths]
-    seeds = [v.nonnegative_int("seed", int(s)) for s in seeds]
-    if not widths or not seeds:
-        raise ValueError(f"need at least one width and one seed, got {widths}, {seeds}")
+    widths, seeds = width_seed_grid(data, widths, seeds, name="momentum_width_sweep")
     lr = v.positive_float("lr", lr)
     beta = _momentum(momentum)
     steps = v.nonnegative_int("steps", steps)

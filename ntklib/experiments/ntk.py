@@ -33,7 +33,7 @@ from ..kernels import (analytic_kernels, analytic_ntk, divergence_learning_rate,
                        empirical_nngp, empirical_ntk, eta_critical, structured_ntk)
 from ..models import Model, Params, forward_features, mlp, nt
 from ..stats import relative_error
-from . import sweep
+from . import sweep, width_seed_grid
 
 __all__ = [
     "METHODS", "NT_IMPLEMENTATIONS", "BYTES_PER_FLOAT", "brute_force_ntk",
@@ -420,12 +420,7 @@ def kernel_change_sweep(data: Dataset, *, widths: Sequence[int], seeds: Sequence
     vmapped: the iterates of :func:`kernel_change` up to round-off), so each width compiles its
     loop and its kernels once.
     """
-    if not isinstance(data, Dataset):
-        raise TypeError(f"data must be an ntklib Dataset, got {type(data).__name__}")
-    widths = [v.positive_int("width", int(w)) for w in widths]
-    seeds = [v.nonnegative_int("seed", int(s)) for s in seeds]
-    if not widths or not seeds:
-        raise ValueError(f"need at least one width and one seed, got {widths}, {seeds}")
+    widths, seeds = width_seed_grid(data, widths, seeds, name="kernel_change_sweep")
     lr_fraction = v.positive_float("lr_fraction", lr_fraction)
     steps = v.positive_int("steps", steps)
     make = lambda w: mlp(depth, w, activation=activation, sigma_w2=sigma_w2, sigma_b2=sigma_b2,

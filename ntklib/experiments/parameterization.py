@@ -49,7 +49,7 @@ from .. import dynamics, kernels, models
 from ..data import Dataset
 from ..models import Model, Params
 from ..stats import PowerLaw, fit_power_law_pooled, relative_error
-from . import pivot_seeds, sweep
+from . import pivot_seeds, sweep, width_seed_grid
 
 __all__ = [
     "LearningRate", "METRICS", "network_factory", "layer_metric_names", "layer_labels",
@@ -260,12 +260,7 @@ def lazy_sweep(make_network: Callable[[int], Model], data: Dataset, widths: Sequ
     """
     if not callable(make_network):
         raise TypeError(f"make_network must be a function width -> Model, got {type(make_network).__name__}")
-    if not isinstance(data, Dataset):
-        raise TypeError(f"data must be an ntklib Dataset, got {type(data).__name__}")
-    widths = [v.positive_int("width", int(w)) for w in widths]
-    seeds = [v.nonnegative_int("seed", int(s)) for s in seeds]
-    if not widths or not seeds:
-        raise ValueError(f"lazy_sweep needs at least one width and one seed, got {widths}, {seeds}")
+    widths, seeds = width_seed_grid(data, widths, seeds, name="lazy_sweep")
     steps = v.positive_int("steps", steps)
     max_kernel_change = v.positive_float("max_kernel_change", max_kernel_change)
 
