@@ -12,6 +12,7 @@ import contextlib
 import importlib
 import os
 import sys
+import types
 
 __all__ = [
     "quiet_import", "import_neural_tangents",
@@ -62,10 +63,48 @@ def quiet_import(name: str):
     return module
 
 
+class _DeferredModule(types.ModuleType):
+    """Stands in sys.modules for a submodule until one of its attributes is first used.
+
+    On first attribute access the placeholder leaves sys.modules, the real module is imported
+    (with start-up noise silenced), replaces the placeholder as its parent's attribute, and the
+    attribute is returned from it.
+    """
+
+    def __init__(self, name: str):
+        super().__init__(name)
+        self.__dict__["_deferred_real"] = None
+
+    def __getattr__(self, attr: str):
+        real = self.__dict__["_deferred_real"]
+        if real is None:
+            name = self.__name__
+            if sys.modules.get(name) is self:
+                del sys.modules[name]
+            real = quiet_import(name)
+            self.__dict__["_deferred_real"] = real
+            parent, _, child = name.rpartition(".")
+            if parent in sys.modules:
+                setattr(sys.modules[parent], child, real)
+        return getattr(real, attr)
+
+
+# neural-tangents' ``experimental`` package is its TensorFlow interop (empirical_ntk_fn_tf, which
+# imports TensorFlow, tf2jax and jax2tf: about 3 s of every notebook's start on two cores). ntklib
+# never calls it; ``import neural_tangents`` imports it eagerly, so it is deferred until used.
+_NT_DEFERRED = ("neural_tangents.experimental",)
+
+
 def import_neural_tangents():
-    """Import neural_tangents (and with it TensorFlow) without start-up noise."""
-    quiet_import("tensorflow")
+    """Import neural_tangents without start-up noise and without TensorFlow.
+
+    ``neural_tangents.experimental`` (the TF interop) is a placeholder that imports the real
+    package, and with it TensorFlow, the first time one of its attributes is used.
+    """
     import logging
 
+    if "neural_tangents" not in sys.modules:
+        for name in _NT_DEFERRED:
+            sys.modules.setdefault(name, _DeferredModule(name))
     logging.getLogger("absl").setLevel(logging.ERROR)
     return quiet_import("neural_tangents")

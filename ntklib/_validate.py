@@ -8,7 +8,7 @@ from collections.abc import Iterable
 import numpy as np
 
 __all__ = [
-    "positive_int", "nonnegative_int", "positive_float", "choice", "finite_array",
+    "positive_int", "nonnegative_int", "positive_float", "momentum", "choice", "finite_array",
     "same_length", "symmetric_matrix",
 ]
 
@@ -40,6 +40,14 @@ def positive_float(name: str, value, *, allow_zero: bool = False) -> float:
         bound = ">= 0" if allow_zero else "> 0"
         raise ValueError(f"{name} must be finite and {bound}, got {name}={value}")
     return value
+
+
+def momentum(name: str, value) -> float:
+    """Return a heavy-ball momentum β as a float, or raise if it is not in [0, 1)."""
+    beta = positive_float(name, value, allow_zero=True)
+    if beta >= 1:
+        raise ValueError(f"{name} must be in [0, 1), got {name}={beta}")
+    return beta
 
 
 def choice(name: str, value, options: Iterable[str]) -> str:

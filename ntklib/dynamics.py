@@ -237,9 +237,7 @@ def gradient_descent(apply_fn: Callable, params: Params, x_train, y_train, *, lr
     """
     rates, lr_scalar = _learning_rates(lr, params)
     steps = v.nonnegative_int("steps", steps)
-    momentum = v.positive_float("momentum", momentum, allow_zero=True)
-    if momentum >= 1:
-        raise ValueError(f"momentum must be in [0, 1), got momentum={momentum}")
+    momentum = v.momentum("momentum", momentum)
     v.choice("loss", loss, tuple(LOSSES))
     x_train = jnp.asarray(v.finite_array("x_train", x_train, ndim=2))
     y_train = jnp.asarray(v.finite_array("y_train", y_train, ndim=2))
@@ -384,9 +382,7 @@ def heavy_ball_modes(lam, lr: float, n_outputs: int, momentum: float) -> pd.Data
     lam = np.sort(v.finite_array("lam", lam, ndim=1).astype(np.float64))[::-1]
     lr = v.positive_float("lr", lr)
     n_outputs = v.positive_int("n_outputs", n_outputs)
-    beta = v.positive_float("momentum", momentum, allow_zero=True)
-    if beta >= 1:
-        raise ValueError(f"momentum must be in [0, 1), got momentum={momentum}")
+    beta = v.momentum("momentum", momentum)
     x = lr * lam / n_outputs
     b = 1 + beta - x
     disc = b * b - 4 * beta
@@ -451,9 +447,7 @@ def residual_filter(lam: np.ndarray, lr: float, n_outputs: int, steps: np.ndarra
     ηs/(Nk) (GD) or η S_s/(Nk), S_s = Σ_{j≤s} (1 − β^j)/(1 − β) (heavy ball), as λ → 0; s = inf
     gives d = 0 and the pseudo-inverse 1/λ (0 for λ ≈ 0).
     """
-    momentum = v.positive_float("momentum", momentum, allow_zero=True)
-    if momentum >= 1:
-        raise ValueError(f"momentum must be in [0, 1), got momentum={momentum}")
+    momentum = v.momentum("momentum", momentum)
     if momentum > 0 and continuous:
         raise ValueError("continuous=True is gradient flow; heavy ball (momentum > 0) is discrete "
                          "here (its continuous limit is a second-order ODE: pairs.linearized_ode)")
@@ -729,18 +723,26 @@ def ensemble_params(network: Model, seeds: Sequence[int], input_dim: int) -> Par
 
 def train_ensemble(network: Model, seeds: Sequence[int], data: Dataset, *, lr: float, steps: int,
                    record: Sequence[int] | None = None, x_eval=None,
-                   member_batch: int | None = None, check_lr: bool = True) -> EnsembleResult:
+                   member_batch: int | None = None, check_lr: bool = True,
+                   momentum: float = 0.0) -> EnsembleResult:
     """Full-batch GD (½·mean MSE) of one network per seed, vmapped: all members in one jit.
 
     Member m starts from ``network.init(seeds[m], d)`` and follows exactly the iterates of
-    :func:`gradient_descent` on ``data``; outputs are recorded at the steps in ``record`` (default
-    :func:`log_steps`) on the training inputs and on ``x_eval`` (default ``data.x_test``).
-    ``member_batch`` trains the members in groups of that size (bounds memory). The learning
-    rate is checked against η_critical as in :func:`train` (``check_lr=False`` skips the analytic
-    kernel when the caller has already checked it); a diverging member raises.
+    :func:`gradient_descent` on ``data`` (heavy ball with ``momentum`` β > 0, zero initial
+    velocity); outputs are recorded at the steps in ``record`` (default :func:`log_steps`) on the
+    training inputs and on ``x_eval`` (default ``data.x_test``). ``member_batch`` trains the
+    members in groups of that size (bounds memory). The learning rate is checked against
+    η_critical as in :func:`train` — for plain GD only: heavy ball is stable up to a larger rate,
+    so with β > 0 the caller must pass ``check_lr=False`` (``check_lr=False`` also skips the
+    analytic kernel when the caller has already checked the rate); a diverging member raises.
     """
     _check_network_data(network, data)
     lr = v.positive_float("lr", lr)
+    momentum = v.momentum("momentum", momentum)
+    if momentum > 0 and check_lr:
+        raise ValueError("check_lr compares lr with plain gradient descent's η_critical; with "
+                         f"momentum={momentum} pass check_lr=False (heavy ball's limit is "
+                         "2(1 + β)Nk/λ_max: dynamics.heavy_ball_modes)")
     steps = v.nonnegative_int("steps", steps)
     seeds = tuple(v.nonnegative_int("seed", s) for s in seeds)
     if not seeds:
@@ -754,20 +756,24 @@ def train_ensemble(network: Model, seeds: Sequence[int], data: Dataset, *, lr: f
         check_learning_rate(network, data.x_train, lr, out_dim=data.out_dim)
     grid = _record_grid(record, steps)
     x, y, xe = jnp.asarray(data.x_train), jnp.asarray(data.y_train), jnp.asarray(x_eval)
-    advance = step_fn(network.apply_fn, members=True)  # the loop of gradient_descent, vmapped
+    rule = "heavy_ball" if momentum > 0 else "gd"
+    advance = step_fn(network.apply_fn, rule=rule, members=True)  # gradient_descent's loop, vmapped
     evaluate = jax.jit(jax.vmap(network.apply_fn, in_axes=(0, None)))
     size = member_batch or len(seeds)
     f_train, f_eval = [], []
     for start in range(0, len(seeds), size):
         group = seeds[start:start + size]
         state = {"params": ensemble_params(network, group, data.input_dim)}
+        state["velocity"] = (jax.tree_util.tree_map(jnp.zeros_like, state["params"])
+                             if momentum > 0 else ())
         rates = jax.tree_util.tree_map(lambda _: lr, state["params"])
-        no_losses = jnp.zeros((len(group), 0), jnp.float32)  # plain GD: no velocity, no loss record
+        no_losses = jnp.zeros((len(group), 0), jnp.float32)  # no loss record
         tr, ev = [], []
 
         def advance_to(current, target):
-            state["params"] = advance(state["params"], (), no_losses, x, y, rates, 0.0, None,
-                                      current, target - current)[0]
+            state["params"], state["velocity"] = advance(
+                state["params"], state["velocity"], no_losses, x, y, rates, momentum, None,
+                current, target - current)[:2]
             return -1  # members are checked together below, from their recorded outputs
 
         def observe(_):
@@ -783,5 +789,6 @@ def train_ensemble(network: Model, seeds: Sequence[int], data: Dataset, *, lr: f
     bad = ~np.isfinite(loss) | (loss > DIVERGENCE_LOSS)
     if np.any(bad):
         member = int(np.argmax(bad.any(axis=1)))
-        raise FloatingPointError(f"member with seed {seeds[member]} diverged (lr={lr:.4g}); lower lr")
+        raise FloatingPointError(f"member with seed {seeds[member]} diverged (lr={lr:.4g}"
+                                 f"{f', momentum={momentum}' if momentum else ''}); lower lr")
     return EnsembleResult(grid, grid * lr, f_train, f_eval, loss, seeds, lr)

@@ -4,6 +4,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+import scipy.stats
 
 from ntklib import data, kernels, models, stats
 from ntklib.experiments import ntk as kc
@@ -113,6 +114,11 @@ def test_monte_carlo_error_falls_with_width_and_samples():
     widths, grid_samples, grid = kc.error_grid(frame, "ntk_error")
     assert list(widths) == [16, 1024] and list(grid_samples) == [1, 16]
     assert grid[0, 1] < grid[0, 0] / 3 and grid[1, 0] < grid[0, 0] / 3
+    _, _, cube = kc.error_grid(frame, "ntk_error", per_replicate=True)
+    assert cube.shape == (4, 2, 2)
+    row = frame[(frame.replicate == 2) & (frame.samples == 16) & (frame.width == 1024)]
+    assert cube[2, 1, 1] == row.ntk_error.iloc[0]
+    np.testing.assert_allclose(np.exp(np.log(cube).mean(axis=0)), grid, rtol=1e-12)
     w, table = kc.error_table(frame, "nngp_error", samples=1)
     assert list(w) == [16, 1024] and table.shape == (4, 2)
     m, table = kc.error_table(frame, "ntk_error", width=1024)
@@ -138,6 +144,17 @@ def test_fit_joint_power_law_exact_and_noisy():
     noisy = kc.fit_joint_power_law(widths, samples, exact * np.exp(0.1 * rng.standard_normal(exact.shape)))
     assert abs(noisy.width_exponent + 0.5) < 4 * noisy.width_stderr + 1e-3
     assert 0 < noisy.samples_stderr < 0.05
+    lo, hi = noisy.width_interval
+    assert lo < noisy.width_exponent < hi
+    assert hi - lo == pytest.approx(2 * scipy.stats.t.ppf(0.975, exact.size - 3) * noisy.width_stderr)
+    # replicates pooled: the same exponents as the fit of their (geometric) mean grid, and an
+    # interval from all cells' scatter (statsmodels-free check: numpy least squares by hand)
+    cube = exact[None] * np.exp(0.1 * rng.standard_normal((5,) + exact.shape))
+    pooled = kc.fit_joint_power_law(widths, samples, cube)
+    mean_fit = kc.fit_joint_power_law(widths, samples, np.exp(np.log(cube).mean(axis=0)))
+    assert pooled.width_exponent == pytest.approx(mean_fit.width_exponent, abs=1e-12)
+    assert pooled.samples_exponent == pytest.approx(mean_fit.samples_exponent, abs=1e-12)
+    assert pooled.samples_interval[0] < -0.4 < pooled.samples_interval[1]
     with pytest.raises(ValueError, match="shape"):
         kc.fit_joint_power_law(widths, samples, exact.T)
     with pytest.raises(ValueError, match="> 0"):

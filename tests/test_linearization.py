@@ -98,6 +98,26 @@ def test_train_ensemble_equals_members_one_by_one(small):
     np.testing.assert_allclose(chunked.f_eval, ens.f_eval, atol=1e-6)
 
 
+def test_train_ensemble_heavy_ball_equals_members_one_by_one(small):
+    """momentum=β: each member follows gradient_descent's heavy-ball iterates (zero velocity)."""
+    ds, net, lr = small
+    seeds, steps = [2, 7], [0, 5, 30]
+    ens = dynamics.train_ensemble(net, seeds, ds, lr=lr, steps=30, record=steps, momentum=0.7,
+                                  check_lr=False)
+    plain = dynamics.train_ensemble(net, seeds, ds, lr=lr, steps=30, record=steps)
+    assert np.max(np.abs(ens.f_eval[:, -1] - plain.f_eval[:, -1])) > 1e-3  # momentum matters
+    for m, seed in enumerate(seeds):
+        one = dynamics.gradient_descent(net.apply_fn, net.init(seed, ds.input_dim), ds.x_train,
+                                        ds.y_train, x_test=ds.x_test, y_test=ds.y_test, lr=lr,
+                                        steps=30, record=steps, momentum=0.7)
+        np.testing.assert_allclose(ens.f_eval[m], one.f_test, atol=2e-5)
+        np.testing.assert_allclose(ens.f_train[m], one.f_train, atol=2e-5)
+    with pytest.raises(ValueError, match="check_lr=False"):
+        dynamics.train_ensemble(net, seeds, ds, lr=lr, steps=3, momentum=0.7)
+    with pytest.raises(ValueError, match=r"momentum must be in \[0, 1\)"):
+        dynamics.train_ensemble(net, seeds, ds, lr=lr, steps=3, momentum=1.0, check_lr=False)
+
+
 def test_ensemble_params_equal_init_and_custom_eval_points(small):
     ds, net, lr = small
     stacked = dynamics.ensemble_params(net, [5, 6], ds.input_dim)

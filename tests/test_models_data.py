@@ -124,3 +124,26 @@ def test_relative_weight_change_and_distance():
     expected = np.sqrt(sum(float(jnp.sum(a ** 2)) for a in jax.tree_util.tree_leaves(p0)))
     assert models.parameter_distance(p0, doubled) == pytest.approx(expected, rel=1e-5)
     assert models.parameter_count(p0) == 3 * 8 + 8 + 8 * 8 + 8 + 8 * 1 + 1
+
+
+def test_ntklib_starts_without_tensorflow_and_neural_tangents_tf_interop_still_loads():
+    """neural-tangents' TF interop (nt.experimental) is deferred: importing ntklib and using stax
+    does not import TensorFlow; the first use of nt.experimental imports the real package."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from ntklib import models\n"
+        "import jax.numpy as jnp\n"
+        "nt = models.nt\n"
+        "k = nt.stax.serial(nt.stax.Dense(4), nt.stax.Relu(), nt.stax.Dense(1))[2]\n"
+        "k(jnp.ones((2, 3)), None, 'ntk')\n"
+        "assert 'tensorflow' not in sys.modules, 'TensorFlow imported at start'\n"
+        "f = nt.experimental.empirical_ntk_fn_tf\n"
+        "assert callable(f) and 'tensorflow' in sys.modules\n"
+        "assert type(sys.modules['neural_tangents.experimental']).__name__ == 'module'\n"
+        "assert nt.experimental is sys.modules['neural_tangents.experimental']\n"
+        "print('ok')\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr[-2000:]

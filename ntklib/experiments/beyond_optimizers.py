@@ -18,7 +18,6 @@ from __future__ import annotations
 from typing import Callable, Sequence
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 import pandas as pd
 
@@ -35,13 +34,6 @@ __all__ = [
     "momentum_width_sweep",
     "width_pairs", "logit_deviation", "separation_time", "separation_table",
 ]
-
-
-def _momentum(value) -> float:
-    beta = v.positive_float("momentum", value, allow_zero=True)
-    if beta >= 1:
-        raise ValueError(f"momentum must be in [0, 1), got momentum={beta}")
-    return beta
 
 
 def mode_coefficients(theta_train, f_train, y_train) -> tuple[np.ndarray, np.ndarray]:
@@ -142,8 +134,8 @@ def momentum_width_sweep(make_network: Callable[[int], Model], data: Dataset,
     (width, seed): one row with ``rmse_sup`` (max over the recorded steps) and ``rmse_final``.
 
     At each width the networks of all ``seeds`` (θ_0 = ``make_network(width).init(seed, d)``)
-    are trained together by :func:`ntklib.dynamics.step_fn` (``rule="heavy_ball"``, vmapped
-    over members: one compilation per width), recording their outputs at ``record``
+    are trained together by :func:`ntklib.dynamics.train_ensemble` (``momentum=β``: the
+    heavy-ball loop vmapped over members, one compilation per width), recording their outputs at ``record``
     (default :func:`ntklib.dynamics.log_steps`). f_lin is the exact function-space heavy-ball
     recursion with the member's own empirical Θ̂_0 (``LinearPredictor.predict(...,
     momentum=β)``), which equals training f_lin directly (:func:`~ntklib.experiments.pairs.train_pair`)
@@ -151,46 +143,31 @@ def momentum_width_sweep(make_network: Callable[[int], Model], data: Dataset,
     """
     widths, seeds = width_seed_grid(data, widths, seeds, name="momentum_width_sweep")
     lr = v.positive_float("lr", lr)
-    beta = _momentum(momentum)
+    beta = v.momentum("momentum", momentum)
     steps = v.nonnegative_int("steps", steps)
     grid = dynamics.log_steps(steps) if record is None else np.unique(np.asarray(record, int))
     if grid.size == 0 or grid[0] != 0 or grid[-1] > steps:
         raise ValueError(f"record must start at 0 and lie in [0, steps={steps}], got {record}")
-    x, y, xt = jnp.asarray(data.x_train), jnp.asarray(data.y_train), jnp.asarray(data.x_test)
     both = np.concatenate([data.x_train, data.x_test])
-    n = data.n_train
+    n, k = data.n_train, data.out_dim
 
     def run(width: int) -> list[dict]:
-        network = make_network(width)
-        check_model(network, "make_network(width)")
-        params0 = params = dynamics.ensemble_params(network, seeds, data.input_dim)
-        velocity = jax.tree_util.tree_map(jnp.zeros_like, params)
-        rates = jax.tree_util.tree_map(lambda leaf: lr, jax.tree_util.tree_map(lambda a: a[0], params))
-        advance = dynamics.step_fn(network.apply_fn, rule="heavy_ball", members=True)
-        evaluate = jax.jit(jax.vmap(network.apply_fn, in_axes=(0, None)))
-        no_losses = jnp.zeros((len(seeds), 0), jnp.float32)
-        f_test, current = [], 0
-        for target in grid:
-            if target > current:
-                params, velocity, _, bad = advance(params, velocity, no_losses, x, y, rates, beta,
-                                                   None, current, int(target) - current)
-                if np.any(np.asarray(bad) >= 0):
-                    member = int(np.argmax(np.asarray(bad) >= 0))
-                    raise FloatingPointError(f"width {width}, seed {seeds[member]} diverged "
-                                             f"(lr={lr:.4g}, momentum={beta}); lower lr")
-                current = int(target)
-            f_test.append(np.asarray(evaluate(params, xt)))
-        f_test = np.stack(f_test, axis=1)  # (S, T, M, k)
+        network = check_model(make_network(width), "make_network(width)")
+        try:
+            ens = dynamics.train_ensemble(network, seeds, data, lr=lr, steps=steps, record=grid,
+                                          momentum=beta, check_lr=False)
+        except FloatingPointError as err:
+            raise FloatingPointError(f"width {width}: {err}") from None
+        params0 = dynamics.ensemble_params(network, seeds, data.input_dim)
         rows = []
         for m, seed in enumerate(seeds):
             p0 = jax.tree_util.tree_map(lambda leaf: leaf[m], params0)
             theta = kernels.empirical_ntk(network, p0, both, data.x_train)  # (N + M)k × Nk
-            k = data.out_dim
-            f0 = np.asarray(network.apply_fn(p0, x))
-            pred = dynamics.LinearPredictor.from_kernels(theta[:n * k], theta[n * k:], f0,
-                                                         f_test[m, 0], data.y_train)
+            pred = dynamics.LinearPredictor.from_kernels(theta[:n * k], theta[n * k:],
+                                                         ens.f_train[m, 0], ens.f_eval[m, 0],
+                                                         data.y_train)
             _, lin = pred.predict(grid, lr=lr, momentum=beta)
-            dev = rmse(f_test[m], lin, axis=(1, 2))
+            dev = rmse(ens.f_eval[m], lin, axis=(1, 2))
             rows.append(dict(seed=seed, rmse_sup=float(np.max(dev)), rmse_final=float(dev[-1])))
         return rows
 

@@ -24,6 +24,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pandas as pd
+import scipy.stats
 
 from .. import _validate as v
 from .. import models
@@ -220,9 +221,10 @@ def time_ntk_implementations(configs: Sequence[tuple[int, int]], *, depth: int, 
 
 
 def _kernel_sampler(network: Model, input_dim: int) -> Callable:
-    """Jitted key ↦ (Θ̂_0(x, x), K̂_0(x, x)) of one freshly initialized network (single output)."""
+    """Jitted (keys, x) ↦ (Θ̂_0(x, x), K̂_0(x, x)) of one freshly initialized network per key
+    (single output), stacked: one compiled loop over the keys (``lax.map``: networks drawn one
+    after the other inside one call; vmapped initialization is several times slower on CPU)."""
 
-    @jax.jit
     def sample(key, x):
         _, params = network.init_fn(key, (-1, input_dim))
         ntk = structured_ntk(network.spec)(network, params, x, x)  # the MLP's formula, traceable
@@ -231,7 +233,7 @@ def _kernel_sampler(network: Model, input_dim: int) -> Callable:
         nngp = (network.sigma_w2 / last.shape[-1]) * last @ last.T + network.sigma_b2
         return ntk, nngp
 
-    return sample
+    return jax.jit(lambda keys, x: jax.lax.map(lambda key: sample(key, x), keys))
 
 
 def monte_carlo_errors(x, *, depth: int, widths: Sequence[int], samples: Sequence[int],
@@ -244,7 +246,9 @@ def monte_carlo_errors(x, *, depth: int, widths: Sequence[int], samples: Sequenc
         ntk_error  = ||mean_M Θ̂_0 − Θ||_F / ||Θ||_F,   nngp_error = ||mean_M K̂_0 − K||_F / ||K||_F,
     with Θ, K the analytic kernels on ``x`` (neural-tangents' stax). Replicates use disjoint
     networks, so their spread measures the sampling noise. Keys: fold_in(fold_in(PRNGKey(seed),
-    width), sample index). Returns a tidy frame: depth, width, samples, replicate, ntk_error, nngp_error.
+    width), r·max(samples) + m − 1) for the m-th network of replicate r; the networks of one width
+    are drawn in one compiled call. Returns a tidy frame: depth,
+    width, samples, replicate, ntk_error, nngp_error.
     """
     x = jnp.asarray(v.finite_array("x", x, ndim=2))
     depth = v.positive_int("depth", depth)
@@ -257,24 +261,23 @@ def monte_carlo_errors(x, *, depth: int, widths: Sequence[int], samples: Sequenc
     m_max = samples[-1]
     make = lambda w: mlp(depth, w, activation=activation, sigma_w2=sigma_w2, sigma_b2=sigma_b2)
     nngp_inf, ntk_inf = (np.asarray(k, np.float64) for k in analytic_kernels(make(widths[0]), x))
-    wanted = set(samples)
     base = jax.random.PRNGKey(seed)
+    index = jnp.arange(replicates * m_max)
 
     def run(width: int) -> list[dict]:
-        sample = _kernel_sampler(make(width), int(x.shape[1]))
         width_key = jax.random.fold_in(base, width)
+        keys = jax.vmap(lambda i: jax.random.fold_in(width_key, i))(index)
+        ntk, nngp = (np.asarray(k, np.float64)
+                     for k in _kernel_sampler(make(width), int(x.shape[1]))(keys, x))
+        counts = np.arange(1, m_max + 1)[:, None, None]
         rows = []
-        for r in range(replicates):
-            sum_ntk = np.zeros_like(ntk_inf)
-            sum_nngp = np.zeros_like(nngp_inf)
-            for m in range(1, m_max + 1):
-                ntk, nngp = sample(jax.random.fold_in(width_key, r * m_max + m - 1), x)
-                sum_ntk += np.asarray(ntk, np.float64)
-                sum_nngp += np.asarray(nngp, np.float64)
-                if m in wanted:
-                    rows.append({"depth": depth, "samples": m, "replicate": r,
-                                 "ntk_error": relative_error(sum_ntk / m, ntk_inf),
-                                 "nngp_error": relative_error(sum_nngp / m, nngp_inf)})
+        for r in range(replicates):  # running means over the replicate's m_max networks
+            block = slice(r * m_max, (r + 1) * m_max)
+            mean_ntk = np.cumsum(ntk[block], axis=0) / counts
+            mean_nngp = np.cumsum(nngp[block], axis=0) / counts
+            rows += [{"depth": depth, "samples": m, "replicate": r,
+                      "ntk_error": relative_error(mean_ntk[m - 1], ntk_inf),
+                      "nngp_error": relative_error(mean_nngp[m - 1], nngp_inf)} for m in samples]
         return rows
 
     frame = sweep(run, {"width": widths}, desc=f"Monte Carlo, depth {depth}")
@@ -300,22 +303,36 @@ def error_table(frame: pd.DataFrame, metric: str, *, samples: int | None = None,
     return table.columns.to_numpy(), table.to_numpy()
 
 
-def error_grid(frame: pd.DataFrame, metric: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(widths, samples, geometric mean over replicates of shape (len(samples), len(widths)))."""
+def error_grid(frame: pd.DataFrame, metric: str, *, per_replicate: bool = False
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(widths, samples, errors): the geometric mean over replicates, of shape
+    (len(samples), len(widths)); with ``per_replicate`` every replicate's errors, of shape
+    (replicates, len(samples), len(widths)) — for :func:`fit_joint_power_law` over all cells."""
+    if metric not in frame.columns:
+        raise ValueError(f"metric {metric!r} is not a column of the frame: {list(frame.columns)}")
     logs = frame.assign(_log=np.log(frame[metric].to_numpy()))
     table = logs.groupby(["samples", "width"])["_log"].mean().unstack("width").sort_index().sort_index(axis=1)
-    return table.columns.to_numpy(), table.index.to_numpy(), np.exp(table.to_numpy())
+    widths, samples = table.columns.to_numpy(), table.index.to_numpy()
+    if not per_replicate:
+        return widths, samples, np.exp(table.to_numpy())
+    cube = (frame.pivot_table(index=["replicate", "samples"], columns="width", values=metric)
+            .sort_index().sort_index(axis=1))
+    replicates = cube.index.get_level_values("replicate").unique()
+    return widths, samples, cube.to_numpy().reshape(len(replicates), samples.size, widths.size)
 
 
 @dataclass(frozen=True)
 class JointPowerLaw:
-    """error ≈ prefactor · n^width_exponent · M^samples_exponent (OLS on the log grid)."""
+    """error ≈ prefactor · n^width_exponent · M^samples_exponent (OLS on the log grid), with
+    each exponent's standard error and 95% t-interval (``width_interval``, ``samples_interval``)."""
 
     width_exponent: float
     width_stderr: float
     samples_exponent: float
     samples_stderr: float
     prefactor: float
+    width_interval: tuple[float, float]
+    samples_interval: tuple[float, float]
 
     def predict(self, widths, samples) -> np.ndarray:
         return (self.prefactor * np.asarray(widths, float) ** self.width_exponent
@@ -323,30 +340,42 @@ class JointPowerLaw:
 
 
 def fit_joint_power_law(widths, samples, errors) -> JointPowerLaw:
-    """Fit log error = log c + a·log n + b·log M over a grid of errors (len(samples), len(widths)).
+    """Fit log error = log c + a·log n + b·log M over a grid of errors.
 
-    Ordinary least squares on every cell; the standard errors are OLS ones (cells treated as
-    independent). Theory for the Monte-Carlo kernel (paper §I): a = b = −1/2.
+    ``errors`` of shape (len(samples), len(widths)), or (replicates, len(samples), len(widths))
+    to fit every replicate's cells pooled (the interval then includes the scatter between
+    replicates). Ordinary least squares; standard errors and 95% t-intervals (dof = cells − 3)
+    treat the cells as independent. Theory for the Monte-Carlo kernel (paper §I): a = b = −1/2.
     """
     widths = v.finite_array("widths", widths, ndim=1).astype(np.float64)
     samples = v.finite_array("samples", samples, ndim=1).astype(np.float64)
-    errors = v.finite_array("errors", errors, ndim=2).astype(np.float64)
-    if errors.shape != (samples.size, widths.size):
-        raise ValueError(f"errors must have shape (len(samples), len(widths)) = "
+    errors = np.asarray(errors, dtype=np.float64)
+    if errors.ndim == 2:
+        errors = errors[None]
+    errors = v.finite_array("errors", errors, ndim=3)
+    if errors.shape[1:] != (samples.size, widths.size):
+        raise ValueError(f"errors must have shape ([replicates,] len(samples), len(widths)) = "
                          f"{(samples.size, widths.size)}, got {errors.shape}")
     if np.any(errors <= 0) or np.any(widths <= 0) or np.any(samples <= 0):
         raise ValueError("widths, samples and errors must be > 0 for a log-log fit")
     if widths.size < 2 or samples.size < 2 or errors.size < 4:
         raise ValueError(f"need >= 2 widths and >= 2 sample counts, got {widths.size} and {samples.size}")
     logn, logm = np.meshgrid(np.log(widths), np.log(samples))
-    design = np.stack([logn.ravel(), logm.ravel(), np.ones(errors.size)], axis=1)
+    reps = errors.shape[0]
+    design = np.stack([np.tile(logn.ravel(), reps), np.tile(logm.ravel(), reps),
+                       np.ones(errors.size)], axis=1)
     y = np.log(errors).ravel()
     coef, *_ = np.linalg.lstsq(design, y, rcond=None)
     resid = y - design @ coef
-    sigma2 = float(resid @ resid) / (y.size - 3)
+    dof = y.size - 3
+    sigma2 = float(resid @ resid) / dof
     cov = sigma2 * np.linalg.inv(design.T @ design)
     se = np.sqrt(np.diag(cov))
-    return JointPowerLaw(float(coef[0]), float(se[0]), float(coef[1]), float(se[1]), float(np.exp(coef[2])))
+    half = float(scipy.stats.t.ppf(0.975, dof)) * se
+    return JointPowerLaw(float(coef[0]), float(se[0]), float(coef[1]), float(se[1]),
+                         float(np.exp(coef[2])),
+                         (float(coef[0] - half[0]), float(coef[0] + half[0])),
+                         (float(coef[1] - half[1]), float(coef[1] + half[1])))
 
 
 # ----------------------------------------------------------------------------- Fig. 1

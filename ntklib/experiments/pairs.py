@@ -188,9 +188,7 @@ def linearized_ode(theta_train, theta_test_train, f0_train, f0_test, y_train, *,
     v.choice("loss", loss, tuple(dynamics.LOSSES))
     lr = v.positive_float("lr", lr)
     if momentum is not None:
-        momentum = v.positive_float("momentum", momentum, allow_zero=True)
-        if momentum >= 1:
-            raise ValueError(f"momentum must be in [0, 1), got momentum={momentum}")
+        momentum = v.momentum("momentum", momentum)
     y = v.finite_array("y_train", y_train, ndim=2).astype(np.float32)
     f0 = v.finite_array("f0_train", f0_train, ndim=2).astype(np.float32)
     f0x = v.finite_array("f0_test", f0_test, ndim=2).astype(np.float32)
