@@ -9,7 +9,13 @@ wide with every collapsed block (hidden code, solutions) opened, and checked:
   and its equation number is not drawn over it;
 - every image and figure lies inside the article column;
 - a table, a code cell or a printed output wider than the column scrolls inside its own box
-  (``overflow-x: auto``), which itself lies inside the column.
+  (``overflow-x: auto``), which itself lies inside the column;
+- and, in general (``OUTSIDE``), every element and every run of text in the article column ends
+  inside the column's content box: inline math (also where the theme's ``span.math`` box would
+  cut it off), long words and links, admonition, theorem and proof boxes, glued numbers. What
+  scrolls inside its own box counts as fine when that box fits; a box that hides its overflow
+  must hide nothing. Each problem names the element's kind, its text or TeX and the nearest id;
+- no full stop or comma is left alone at the start of a line after the formula it follows.
 
 Then the theme's own switch turns on dark mode, in which every chapter figure must keep an opaque
 white background and no dimming filter. A failure names the page, the width and each offending
@@ -245,6 +251,19 @@ MEASURE = """async (tol) => {
   // a box that hides its overflow must not hide any (scrollWidth <= clientWidth). Elements
   // already reported above are not reported again, nor is anything inside them.
   problems.push(...outside(col, c, tol, seen));
+
+  // No line starts with the full stop or comma of the formula that ends the line before
+  // (_ext/math_punctuation.py keeps them together).
+  for (const el of col.querySelectorAll('span.math')) {
+    const next = el.nextSibling;
+    if (!next || next.nodeType !== 3 || !/^[.,;:!?)]/.test(next.textContent) || !shown(el)) continue;
+    const mark = document.createRange();
+    mark.setStart(next, 0);
+    mark.setEnd(next, 1);
+    if (mark.getBoundingClientRect().top >= el.getBoundingClientRect().bottom - tol)
+      problems.push(`punctuation "${next.textContent[0]}" alone at the start of a line, after ` +
+                    `${name(el)}`);
+  }
   return problems;
 }"""
 
