@@ -27,24 +27,29 @@ class KeepPunctuationWithMath(SphinxPostTransform):
     def run(self, **kwargs) -> None:
         for math in list(self.document.findall(nodes.math)):
             parent = math.parent
-            if parent is None or isinstance(parent, nodes.inline) and "math-nowrap" in parent["classes"]:
+            if parent is None or "math-nowrap" in parent.get("classes", []):
                 continue
-            i = parent.index(math)
-            after = parent[i + 1] if i + 1 < len(parent) else None
-            before = parent[i - 1] if i > 0 else None
+            # By identity: docutils Text nodes are strings, equal to any other with the same text.
+            children = parent.children
+            i = next(k for k, child in enumerate(children) if child is math)
+            after = children[i + 1] if i + 1 < len(children) else None
+            before = children[i - 1] if i > 0 else None
             closing = CLOSING.match(str(after)) if isinstance(after, nodes.Text) else None
             opening = OPENING.search(str(before)) if isinstance(before, nodes.Text) else None
             if not (closing or opening):
                 continue
-            wrapper = nodes.inline(classes=["math-nowrap"])
+            wrapper, pieces = nodes.inline(classes=["math-nowrap"]), []
             if opening:
-                parent.replace(before, nodes.Text(str(before)[: opening.start()]))
+                head = str(before)[: opening.start()]
+                pieces += [nodes.Text(head)] if head else []
                 wrapper += nodes.Text(opening.group(0))
-            parent.replace(math, wrapper)
             wrapper += math
+            pieces.append(wrapper)
             if closing:
                 wrapper += nodes.Text(closing.group(0))
-                parent.replace(after, nodes.Text(str(after)[closing.end():]))
+                tail = str(after)[closing.end():]
+                pieces += [nodes.Text(tail)] if tail else []
+            parent[i - 1 if opening else i: i + 2 if closing else i + 1] = pieces
 
 
 def setup(app):
