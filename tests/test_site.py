@@ -402,3 +402,49 @@ def _is_plain_link(path: Path, href: str) -> bool:
     text = path.read_text(encoding="utf-8")
     m = re.search(r"<link[^>]*href=\"" + re.escape(href) + r"\"[^>]*>", text)
     return bool(m and re.search(r'rel="(canonical|alternate|search)"', m.group(0)))
+
+
+def solution_code_cells(nb) -> int:
+    """Code cells between a ``solution-start`` and its ``solution-end`` (gated solutions)."""
+    inside, count = False, 0
+    for cell in nb.cells:
+        if cell.cell_type == "markdown":
+            if "{solution-start}" in cell.source:
+                inside = True
+            if "{solution-end}" in cell.source:
+                inside = False
+        elif inside:
+            count += 1
+    return count
+
+
+@pytest.mark.parametrize("nb_path", CHAPTERS, ids=lambda p: p.stem)
+def test_solutions_hidden_until_opened(opened, nb_path):
+    """Every exercise's solution — its text, code and outputs — sits inside its dropdown: none of it
+    is visible before the reader opens the solution, all of it after."""
+    nb = nbformat.read(str(nb_path), as_version=4)
+    exercises = sum(cell.source.count("{exercise}") for cell in nb.cells if cell.cell_type == "markdown")
+    if not exercises:
+        pytest.skip(f"{nb_path.stem} has no exercises")
+    assert "{solution}" not in "".join(c.source for c in nb.cells if c.cell_type == "markdown"), (
+        f"{nb_path.stem}: a solution directive that cannot hold code cells; use solution-start/-end")
+    lp = opened(chapter_page(nb_path))
+    probe = """() => Array.from(document.querySelectorAll('div.solution')).map(s => {
+        const shown = el => el.getClientRects().length > 0 && getComputedStyle(el).visibility !== 'hidden';
+        const body = Array.from(s.children).filter(c => !c.matches('.admonition-title, button'));
+        return {id: s.id, cells: s.querySelectorAll('div.cell').length,
+                outputs: Array.from(s.querySelectorAll('div.cell_output')).filter(shown).length,
+                visible: body.filter(shown).length, title: shown(s.querySelector('.admonition-title'))};
+    })"""
+    closed = lp.page.evaluate(probe)
+    assert len(closed) == exercises, f"{nb_path.stem}: {exercises} exercises, {len(closed)} solutions"
+    assert sum(s["cells"] for s in closed) == solution_code_cells(nb), (
+        f"{nb_path.stem}: the solutions' code cells are not all inside their dropdowns: {closed}")
+    leaks = [s for s in closed if s["visible"] or s["outputs"] or not s["title"]]
+    assert not leaks, f"{nb_path.stem}: solution content visible before it is opened: {leaks}"
+    lp.page.evaluate("""() => document.querySelectorAll('div.solution button.toggle-button')
+                                  .forEach(b => b.click())""")
+    lp.page.wait_for_timeout(300)
+    opened_state = lp.page.evaluate(probe)
+    hidden = [s["id"] for s in opened_state if not s["visible"]]
+    assert not hidden, f"{nb_path.stem}: solutions that do not open: {hidden}"
