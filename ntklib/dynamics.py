@@ -370,10 +370,10 @@ def heavy_ball_modes(lam, lr: float, n_outputs: int, momentum: float) -> pd.Data
     solve z² − (1 + β − x) z + β = 0. Columns ``lam``, ``x``; ``regime``: "overdamped"
     for x < (1 − √β)² (real positive roots, monotone decay; for x ≪ (1 − √β)² at the rate
     x/(1 − β) per step), "underdamped" for (1 − √β)² < x < (1 + √β)² (complex roots of modulus
-    √β: oscillation by the angle ω = arccos((1 + β − x)/(2√β)) per step), "alternating" for
+    √β: oscillation by the angle φ = arccos((1 + β − x)/(2√β)) per step), "alternating" for
     (1 + √β)² ≤ x < 2(1 + β) (a negative root) and "unstable" for x ≥ 2(1 + β), i.e. above the
     rate 2(1 + β)Nk/λ (gradient descent's limit is 2Nk/λ); ``contraction`` = max |z| (the
-    residual's factor per step); ``period`` = 2π/ω steps (underdamped modes; NaN otherwise).
+    residual's factor per step); ``period`` = 2π/φ steps (underdamped modes; NaN otherwise).
 
     >>> modes = heavy_ball_modes([4.0, 1.0, 0.01], lr=0.1, n_outputs=1, momentum=0.81)
     >>> modes["regime"].tolist(), round(float(modes["contraction"][1]), 3)

@@ -176,6 +176,9 @@ def test_train_pair_on_a_linear_model_gives_identical_runs(kwargs):
     assert run.net.loss_train[-1] < run.net.loss_train[0]  # it did train
     summary = run.summary()
     assert summary["acc_net_test"] == summary["acc_lin_test"]
+    assert summary["loss_net_train_ratio"] == pytest.approx(
+        run.net.loss_train[-1] / run.net.loss_train[0])
+    assert 0 < summary["loss_net_train_ratio"] < 1
     expected_times = run.steps * (np.sqrt(0.3) if kwargs.get("momentum") else 0.3)
     np.testing.assert_allclose(run.times, expected_times)
     with pytest.raises(ValueError, match="model"):

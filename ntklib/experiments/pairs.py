@@ -95,7 +95,8 @@ class PairRun:
         return float(np.max(np.abs(self.accuracy("net", split) - self.accuracy("lin", split))))
 
     def summary(self) -> dict[str, float]:
-        """Final accuracies, losses and test-output RMSE, and the largest gaps along training
+        """Final accuracies, losses and test-output RMSE, the network's training loss relative
+        to its initial one (``loss_net_train_ratio``), and the largest gaps along training
         (``max_*``: sup over the recorded steps)."""
         out = {}
         for model in ("net", "lin"):
@@ -103,6 +104,7 @@ class PairRun:
             for split in ("train", "test"):
                 out[f"acc_{model}_{split}"] = float(self.accuracy(model, split)[-1])
                 out[f"loss_{model}_{split}"] = float(getattr(res, f"loss_{split}")[-1])
+        out["loss_net_train_ratio"] = float(self.net.loss_train[-1] / self.net.loss_train[0])
         rmse_t = self.output_rmse("test")
         out["rmse_test"] = float(rmse_t[-1])
         out["max_rmse_test"] = float(np.max(rmse_t))
