@@ -25,6 +25,7 @@ import jax.numpy as jnp
 import numpy as np
 import pandas as pd
 
+from .. import _seeds
 from .. import _validate as v
 from .. import models
 from ..data import Dataset, gaussian_inputs
@@ -258,7 +259,7 @@ def monte_carlo_errors(x, *, depth: int, widths: Sequence[int], samples: Sequenc
     make = lambda w: mlp(depth, w, activation=activation, sigma_w2=sigma_w2, sigma_b2=sigma_b2)
     nngp_inf, ntk_inf = (np.asarray(k, np.float64) for k in analytic_kernels(make(widths[0]), x))
     wanted = set(samples)
-    base = jax.random.PRNGKey(seed)
+    base = _seeds.key("seed", seed)
 
     def run(width: int) -> list[dict]:
         sample = _kernel_sampler(make(width), int(x.shape[1]))

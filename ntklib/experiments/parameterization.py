@@ -44,6 +44,7 @@ import jax.numpy as jnp
 import numpy as np
 import pandas as pd
 
+from .. import _seeds
 from .. import _validate as v
 from .. import dynamics, kernels, models
 from ..data import Dataset
@@ -354,7 +355,7 @@ def init_outputs(make_network: Callable[[int], Model], x, widths: Sequence[int],
     """
     x = jnp.asarray(v.finite_array("x", x, ndim=2))
     n_seeds = v.positive_int("n_seeds", n_seeds)
-    key = jax.random.PRNGKey(v.nonnegative_int("seed", seed))
+    key = _seeds.key("seed", seed)
     nets = {int(w): models.check_model(make_network(v.positive_int("width", int(w))), "make_network")
             for w in widths}
     if not nets:
