@@ -198,7 +198,15 @@ def log_record(claim: Claim, measured: float) -> dict:
     return {"name": claim.name, "shown": _shown(claim),
             "measured": measured if math.isfinite(measured) else repr(measured),
             "check": _check(claim), "checked": claim.checked,
-            "passed": claim.passes if claim.checked else None, "claim": asdict(claim)}
+            "passed": bool(claim.passes) if claim.checked else None,
+            "claim": {k: _plain(x) for k, x in asdict(claim).items()}}
+
+
+def _plain(x):
+    """A JSON value for a claim field (numpy scalars, e.g. a check's bounds, become Python's)."""
+    if hasattr(x, "item") and not isinstance(x, (bool, int, float, str)):
+        x = x.item()
+    return repr(x) if isinstance(x, float) and not math.isfinite(x) else x
 
 
 def _log(claim: Claim, measured: float) -> None:

@@ -120,29 +120,86 @@ def run_chapter(path: Path, offset: int, scratch: Path, timeout: int) -> dict:
 
 
 def markdown(report: dict) -> str:
-    """The report as a Markdown table (one row per offset and chapter) and a summary line."""
-    def cell(text) -> str:
-        return str(text).replace("|", "\\|").replace("\n", " ")
+    """The report as Markdown: a summary line, one table row per offset and chapter, then every
+    failed claim (number shown, measured value of a bound, check), unstated claim and cell error."""
+    def text(value) -> str:
+        return str(value).replace("|", "\\|").replace("\n", " ")
 
-    rows = ["| offset | chapter | checked claims | hold | failed claims (number shown; check) |",
-            "|---:|---|---:|---:|---|"]
-    for run in report["runs"]:
-        notes = [f"`{f['name']}` = {cell(f['shown'])}"
-                 + (f" (measured {f['measured']:.3g})" if f["shown"].startswith(("<", ">"))
-                    and isinstance(f["measured"], float) else "")
-                 + f"; {cell(f['check'])}" for f in run["failed"]]
-        notes += [f"not stated: `{name}`" for name in run["missing"]]
-        notes += [f"cell {e['cell']} raised {e['error']}: {cell(e['message'][:160])}"
-                  for e in run["errors"]]
-        rows.append(f"| {run['offset']} | {run['chapter']} | {run['checked']} | {run['passed']} | "
-                    + ("<br>".join(notes) or "none") + " |")
     failing = sum(run["checked"] - run["passed"] for run in report["runs"])
     total = sum(run["checked"] for run in report["runs"])
-    summary = (f"Seed offsets {', '.join(map(str, report['offsets']))} "
-               f"(scale `{report['scale']}`, commit `{report['commit']}`, {report['date']}): "
-               f"{total - failing} of {total} checked claims hold; "
-               f"{len(report['chapters'])} chapters, {report['seconds'] / 60:.1f} min.")
-    return summary + "\n\n" + "\n".join(rows) + "\n"
+    out = [f"Seed offsets {', '.join(map(str, report['offsets']))} "
+           f"(scale `{report['scale']}`, commit `{report['commit']}`, {report['date']}, "
+           f"{report['seconds'] / 60:.1f} min for {len(report['runs'])} executions): "
+           f"{total - failing} of {total} checked claims hold.", "",
+           "| offset | chapter | checked claims | hold | fail | not stated | cell errors |",
+           "|---:|---|---:|---:|---:|---:|---:|"]
+    for run in report["runs"]:
+        out.append(f"| {run['offset']} | {run['chapter']} | {run['checked']} | {run['passed']} | "
+                   f"{run['checked'] - run['passed']} | {len(run['missing'])} | "
+                   f"{len(run['errors'])} |")
+    details = []
+    for run in report["runs"]:
+        for f in run["failed"]:
+            bound = f["shown"].startswith(("<", ">")) and isinstance(f["measured"], float)
+            measured = f" (measured {f['measured']:.3g})" if bound else ""
+            details.append(f"- offset {run['offset']}, {run['chapter']}: `{f['name']}` = "
+                           f"{text(f['shown'])}{measured}; check {text(f['check'])}")
+        details += [f"- offset {run['offset']}, {run['chapter']}: `{name}` not stated"
+                    for name in run["missing"]]
+        details += [f"- offset {run['offset']}, {run['chapter']}: cell {e['cell']} raised "
+                    f"{e['error']}: {text(e['message'][:200])}" for e in run["errors"]]
+    if details:
+        out += ["", "Failed claims, claims not stated and cell errors:", "", *details]
+    return "\n".join(out) + "\n"
+
+
+RUN_KEYS = {"offset", "chapter", "seconds", "checked", "passed", "failed", "missing", "errors",
+            "claims"}
+
+
+def report_problems(report: dict, stored: dict[str, list[str]]) -> list[str]:
+    """What makes ``report`` no record of the chapters as they are (empty when it is one):
+    fewer than two distinct non-zero offsets, a chapter or an (offset, chapter) run missing or
+    extra, a run whose claims differ from the checked claims the stored chapter states now
+    (``stored``: chapter → names; a stale report), or counts and failure lists that disagree
+    with the per-claim results."""
+    problems = []
+    offsets = report.get("offsets", [])
+    if len(set(offsets)) < 2 or len(set(offsets)) != len(offsets) or 0 in offsets:
+        problems.append(f"offsets must be at least two distinct non-zero offsets, got {offsets}")
+    if sorted(report.get("chapters", [])) != sorted(stored):
+        problems.append(f"chapters {report.get('chapters')} are not the book's {sorted(stored)}")
+    runs = {}
+    for run in report.get("runs", []):
+        if set(run) != RUN_KEYS:
+            problems.append(f"run {run.get('offset')}/{run.get('chapter')} has keys {sorted(run)}")
+            continue
+        runs[run["offset"], run["chapter"]] = run
+    extra = sorted(set(runs) - {(o, ch) for o in offsets for ch in stored})
+    if extra:
+        problems.append(f"runs of no listed offset or chapter: {extra}")
+    for offset in offsets:
+        for chapter, names in stored.items():
+            run = runs.get((offset, chapter))
+            where = f"offset {offset}, {chapter}"
+            if run is None:
+                problems.append(f"{where}: not run")
+                continue
+            seen = set(run["claims"]) | set(run["missing"])
+            if seen - set(names):
+                problems.append(f"{where}: claims the chapter no longer states: "
+                                f"{sorted(seen - set(names))}")
+            if set(names) - seen:
+                problems.append(f"{where}: claims of the chapter not in the report: "
+                                f"{sorted(set(names) - seen)}")
+            results = run["claims"]
+            if run["checked"] != len(results) or run["passed"] != sum(map(bool, results.values())):
+                problems.append(f"{where}: counts {run['passed']}/{run['checked']} disagree with "
+                                "the per-claim results")
+            failed = sorted(n for n, ok in results.items() if not ok)
+            if sorted(f["name"] for f in run["failed"]) != failed:
+                problems.append(f"{where}: failed list differs from the failed claims {failed}")
+    return problems
 
 
 def failures(report: dict) -> int:
@@ -164,7 +221,12 @@ def main(argv=None) -> int:
     parser.add_argument("--timeout", type=int, default=900, help="seconds per cell")
     parser.add_argument("--no-write", action="store_true",
                         help="print the table; leave seed_robustness.json/.md as they are")
+    parser.add_argument("--markdown-only", action="store_true",
+                        help="rewrite seed_robustness.md from seed_robustness.json; execute nothing")
     args = parser.parse_args(argv)
+    if args.markdown_only:
+        REPORT_MD.write_text(markdown(json.loads(REPORT_JSON.read_text())))
+        return 0
     if any(a < 0 for a in args.offsets):
         parser.error(f"offsets must be non-negative integers, got {args.offsets}")
     paths = [p.resolve() for p in (args.chapters or chapters())]
