@@ -205,7 +205,8 @@ def test_committed_report_covers_every_chapter_and_its_current_claims():
 def test_committed_markdown_is_the_report():
     report = json.loads(sr.REPORT_JSON.read_text())
     assert sr.REPORT_MD.read_text() == sr.markdown(report), \
-        "seed_robustness.md differs from seed_robustness.json: python tools/seed_robustness.py --markdown-only"
+        "seed_robustness.md differs from seed_robustness.json: rerun " \
+        "python tools/seed_robustness.py --markdown-only"
 
 
 def test_build_info_page_includes_the_report():

@@ -244,8 +244,9 @@ def monte_carlo_errors(x, *, depth: int, widths: Sequence[int], samples: Sequenc
     NTK parameterization) and, for every M in ``samples``, averages the first M empirical kernels:
         ntk_error  = ||mean_M Θ̂_0 − Θ||_F / ||Θ||_F,   nngp_error = ||mean_M K̂_0 − K||_F / ||K||_F,
     with Θ, K the analytic kernels on ``x`` (neural-tangents' stax). Replicates use disjoint
-    networks, so their spread measures the sampling noise. Keys: fold_in(fold_in(PRNGKey(seed),
-    width), sample index). Returns a tidy frame: depth, width, samples, replicate, ntk_error, nngp_error.
+    networks, so their spread measures the sampling noise. Keys: fold_in(fold_in(PRNGKey(s),
+    width), sample index), s = seed + $NTKLIB_SEED_OFFSET. Returns a tidy frame: depth, width,
+    samples, replicate, ntk_error, nngp_error.
     """
     x = jnp.asarray(v.finite_array("x", x, ndim=2))
     depth = v.positive_int("depth", depth)
