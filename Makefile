@@ -35,7 +35,7 @@ export JUPYTER_PLATFORM_DIRS := 1
 # reset-cache keeps one key per chapter, so a change to ntklib/experiments/beyond.py re-executes
 # chapters 5 and 6 only).
 
-.PHONY: env cache-reset python-check chromium mnist book test unit notebooks site-tests sync lock bench clean
+.PHONY: env cache-reset python-check chromium mnist book test unit notebooks site-tests sync lock bench clean seeds
 
 # Stops (also under `make -n`, before anything is installed) when no supported Python is found, when
 # PYTHON is not Python 3.11-3.13, or when an existing .venv was made with another Python than the
@@ -135,6 +135,13 @@ lock: env
 
 clean:
 	rm -rf _build
+
+# Seed robustness: every chapter re-executed (copies, in _build/seeds) with every seed shifted by
+# each of SEED_OFFSETS (NTKLIB_SEED_OFFSET); writes seed_robustness.json/.md (shown on the
+# build-information page) and fails when any checked claim fails. Twice the book's execution time.
+SEED_OFFSETS ?= 1000 2000
+seeds: env
+	$(BIN)/python tools/seed_robustness.py --offsets $(SEED_OFFSETS)
 
 bench: env
 	$(BIN)/python benchmarks/run.py

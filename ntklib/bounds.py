@@ -28,6 +28,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from . import _seeds
 from . import _validate as v
 from .data import Dataset
 from .dynamics import LinearPredictor, gradient_descent, log_steps, recorded_mse
@@ -229,7 +230,7 @@ def random_direction(params: Params, radius: float, seed: int = 0) -> Params:
     """θ + radius·u with u a uniformly random unit vector over all trainable variables."""
     radius = v.positive_float("radius", radius, allow_zero=True)
     leaves, tree = jax.tree_util.tree_flatten(params)
-    keys = jax.random.split(jax.random.PRNGKey(v.nonnegative_int("seed", seed)), len(leaves))
+    keys = jax.random.split(_seeds.key("seed", seed), len(leaves))
     noise = [jax.random.normal(k, leaf.shape, leaf.dtype) for k, leaf in zip(keys, leaves)]
     scale = radius / float(np.sqrt(sum(float(jnp.sum(z ** 2)) for z in noise)))
     return jax.tree_util.tree_unflatten(tree, [leaf + scale * z for leaf, z in zip(leaves, noise)])

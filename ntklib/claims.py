@@ -12,20 +12,29 @@ Outside Jupyter Book (Colab, a script) the glue falls back to printing ``name = 
 level (two exact methods that agree to 1e-7), whose digits change with the CPU's instruction set,
 the prose quotes the bound ("below 1e-05"), the claim records whether the measured value is below
 it, and nothing printed depends on the round-off.
+
+A failed check never stops a notebook: ``state`` records it and ``report()`` raises at the end,
+listing every failure. With ``NTKLIB_CLAIMS_LOG=<path>`` set, every stated claim is also appended
+to ``<path>`` as one JSON line (name, the number shown, the measured value, the check, whether it
+passed), so a script that re-executes a chapter (``make seeds``) can list all of its failed
+claims, with their values, even when several fail.
 """
 
 from __future__ import annotations
 
+import json
 import math
 import numbers
+import os
 from dataclasses import asdict, dataclass
 
 __all__ = [
     "GLUE_PREFIX", "Claim", "round_value", "glue", "state", "below", "above", "recorded",
-    "reset", "report", "ClaimsReport",
+    "reset", "report", "ClaimsReport", "LOG_ENV", "log_record",
 ]
 
 GLUE_PREFIX = "application/papermill.record/"  # myst-nb's glue mime prefix (display=False)
+LOG_ENV = "NTKLIB_CLAIMS_LOG"
 
 
 @dataclass(frozen=True)
@@ -159,6 +168,7 @@ def state(name: str, value, *, digits: int | None = None, sig: int | None = None
         raise ValueError(f"between must be (lo, hi) with lo <= hi, got {between}")
     rounded = round_value(value, digits=digits, sig=sig)
     claim = _record(Claim(name, rounded, expect, tol, lo, hi))
+    _log(claim, rounded)
     glue(name, rounded, metadata={"ntklib_claim": _metadata(claim)})
     return rounded
 
@@ -175,6 +185,39 @@ def _record(claim: Claim) -> Claim:
     return claim
 
 
+def log_record(claim: Claim, measured: float) -> dict:
+    """The JSON line logged for ``claim`` under ``$NTKLIB_CLAIMS_LOG``: its name, the number the
+    reader sees (``shown``: ``"< 1e-05"`` for a bound), the ``measured`` value (the rounded value
+    for a plain claim, the unrounded one for a bound), the check as ``report()`` shows it,
+    ``checked`` and ``passed`` (None when nothing is checked) and the claim's fields.
+
+    >>> log_record(Claim("slope", -0.51, expect=-0.5, tol=0.1), -0.51)["passed"]
+    True
+    """
+    measured = float(measured)
+    return {"name": claim.name, "shown": _shown(claim),
+            "measured": measured if math.isfinite(measured) else repr(measured),
+            "check": _check(claim), "checked": claim.checked,
+            "passed": bool(claim.passes) if claim.checked else None,
+            "claim": {k: _plain(x) for k, x in asdict(claim).items()}}
+
+
+def _plain(x):
+    """A JSON value for a claim field (numpy scalars, e.g. a check's bounds, become Python's)."""
+    if hasattr(x, "item") and not isinstance(x, (bool, int, float, str)):
+        x = x.item()
+    return repr(x) if isinstance(x, float) and not math.isfinite(x) else x
+
+
+def _log(claim: Claim, measured: float) -> None:
+    """Append ``claim``'s :func:`log_record` to ``$NTKLIB_CLAIMS_LOG`` (nothing when unset)."""
+    path = os.environ.get(LOG_ENV)
+    if not path:
+        return
+    with open(path, "a", encoding="utf-8") as f:
+        f.write(json.dumps(log_record(claim, measured)) + "\n")
+
+
 def _bound(name: str, value, bound: float, kind: str) -> float:
     _check_name(name)
     bound = float(bound)
@@ -188,6 +231,7 @@ def _bound(name: str, value, bound: float, kind: str) -> float:
         raise TypeError(f"value must be a real number, got {value!r}") from None
     holds = math.isfinite(measured) and (measured < bound if kind == "upper bound" else measured > bound)
     claim = _record(Claim(name, bound, kind=kind, holds=bool(holds)))
+    _log(claim, measured)
     glue(name, bound, metadata={"ntklib_claim": _metadata(claim)})
     return bound
 

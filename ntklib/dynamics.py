@@ -25,6 +25,7 @@ import jax.numpy as jnp
 import numpy as np
 import pandas as pd
 
+from . import _seeds
 from . import _validate as v
 from .data import Dataset
 from .kernels import analytic_ntk, divergence_learning_rate, empirical_ntk, eta_critical
@@ -246,7 +247,7 @@ def gradient_descent(apply_fn: Callable, params: Params, x_train, y_train, *, lr
         batch_size = v.positive_int("batch_size", batch_size)
         if batch_size > x_train.shape[0]:
             raise ValueError(f"batch_size={batch_size} exceeds the {x_train.shape[0]} training examples")
-    key = jax.random.PRNGKey(v.nonnegative_int("batch_seed", batch_seed))
+    key = _seeds.key("batch_seed", batch_seed)
     if x_test is not None:
         x_test = jnp.asarray(v.finite_array("x_test", x_test, ndim=2))
     if y_test is not None:

@@ -31,6 +31,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from . import _seeds
 from . import _validate as v
 from ._quiet import import_neural_tangents
 
@@ -219,7 +220,7 @@ class Model:
         if self.input_dim is not None and input_dim != self.input_dim:
             raise ValueError(f"input_dim={input_dim} does not match image_shape={self.image_shape} "
                              f"({self.input_dim} values per image)")
-        key = jax.random.PRNGKey(v.nonnegative_int("seed", seed)) if not isinstance(seed, jax.Array) else seed
+        key = seed if isinstance(seed, jax.Array) else _seeds.key("seed", seed)
         _, params = self.init_fn(key, (-1, input_dim))
         return params
 

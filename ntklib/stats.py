@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.stats
 
+from . import _seeds
 from . import _validate as v
 
 __all__ = ["PowerLaw", "fit_power_law", "fit_power_law_pooled", "gmean", "rmse", "relative_error"]
@@ -105,7 +106,7 @@ def fit_power_law(widths, values, *, n_boot: int = 2000, seed: int = 0) -> Power
 
     Shape (S, W), S seeds: the fit is to the per-width mean of log values (the log of the
     geometric mean over seeds), and the uncertainty is :func:`scipy.stats.bootstrap` over seeds:
-    ``n_boot`` resamples of the S rows, drawn with ``numpy.random.default_rng(seed)``; the
+    ``n_boot`` resamples of the S rows, drawn with ``numpy.random.default_rng(seed + $NTKLIB_SEED_OFFSET)``; the
     statistic is the slope of the resampled per-width mean of log values; ``stderr`` is the
     bootstrap standard error and [ci_low, ci_high] the 95% percentile interval (method
     "bootstrap"). With only 2-3 seeds that interval is too narrow; see
@@ -134,7 +135,7 @@ def fit_power_law(widths, values, *, n_boot: int = 2000, seed: int = 0) -> Power
 
     boot = scipy.stats.bootstrap(tuple(logy.T), mean_log_slope, paired=True, vectorized=True,
                                  n_resamples=n_boot, confidence_level=0.95, method="percentile",
-                                 **{_RNG_ARG: np.random.default_rng(seed)})
+                                 **{_RNG_ARG: _seeds.generator("seed", seed)})
     ci = boot.confidence_interval
     return PowerLaw(float(fit.slope), float(boot.standard_error), float(ci.low), float(ci.high),
                     float(np.exp(fit.intercept)), "bootstrap")

@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 import scipy.stats
 
+from .. import _seeds
 from .. import _validate as v
 from .. import models
 from ..data import Dataset, gaussian_inputs
@@ -245,10 +246,10 @@ def monte_carlo_errors(x, *, depth: int, widths: Sequence[int], samples: Sequenc
     NTK parameterization) and, for every M in ``samples``, averages the first M empirical kernels:
         ntk_error  = ||mean_M Θ̂_0 − Θ||_F / ||Θ||_F,   nngp_error = ||mean_M K̂_0 − K||_F / ||K||_F,
     with Θ, K the analytic kernels on ``x`` (neural-tangents' stax). Replicates use disjoint
-    networks, so their spread measures the sampling noise. Keys: fold_in(fold_in(PRNGKey(seed),
-    width), r·max(samples) + m − 1) for the m-th network of replicate r; the networks of one width
-    are drawn in one compiled call. Returns a tidy frame: depth,
-    width, samples, replicate, ntk_error, nngp_error.
+    networks, so their spread measures the sampling noise. Keys: fold_in(fold_in(PRNGKey(s),
+    width), r·max(samples) + m − 1) for the m-th network of replicate r, s = seed +
+    $NTKLIB_SEED_OFFSET; the networks of one width are drawn in one compiled call. Returns a
+    tidy frame: depth, width, samples, replicate, ntk_error, nngp_error.
     """
     x = jnp.asarray(v.finite_array("x", x, ndim=2))
     depth = v.positive_int("depth", depth)
@@ -261,7 +262,7 @@ def monte_carlo_errors(x, *, depth: int, widths: Sequence[int], samples: Sequenc
     m_max = samples[-1]
     make = lambda w: mlp(depth, w, activation=activation, sigma_w2=sigma_w2, sigma_b2=sigma_b2)
     nngp_inf, ntk_inf = (np.asarray(k, np.float64) for k in analytic_kernels(make(widths[0]), x))
-    base = jax.random.PRNGKey(seed)
+    base = _seeds.key("seed", seed)
     index = jnp.arange(replicates * m_max)
 
     def run(width: int) -> list[dict]:

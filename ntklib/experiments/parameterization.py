@@ -44,6 +44,7 @@ import jax.numpy as jnp
 import numpy as np
 import pandas as pd
 
+from .. import _seeds
 from .. import _validate as v
 from .. import dynamics, kernels, models
 from ..data import Dataset
@@ -347,14 +348,14 @@ def init_outputs(make_network: Callable[[int], Model], x, widths: Sequence[int],
     X^{l−1}ω = Rᵀ(Qᵀω) and Qᵀω is an i.i.d. N(0, 1) matrix; so each layer is sampled as
     c·Rᵀz + σ_b β with z of shape min(M, n_{l−1}) × n_l. This is exactly the law of the outputs
     of networks drawn with ``net.init`` (a test compares the two), at a cost of M·n instead of
-    n² random numbers per layer. Layer l of the S networks uses the keys fold_in(PRNGKey(seed),
-    2l) (weights) and 2l + 1 (biases), drawn at the largest width (units beyond a network's
-    width are masked), so every width shares one compiled sampler. As n → ∞ each column tends
-    to N(0, K(x, x)) (paper eq. 12).
+    n² random numbers per layer. Layer l of the S networks uses the keys fold_in(PRNGKey(s), 2l)
+    (s = seed + $NTKLIB_SEED_OFFSET; weights) and 2l + 1 (biases), drawn at the largest width
+    (units beyond a network's width are masked), so every width shares one compiled sampler.
+    As n → ∞ each column tends to N(0, K(x, x)) (paper eq. 12).
     """
     x = jnp.asarray(v.finite_array("x", x, ndim=2))
     n_seeds = v.positive_int("n_seeds", n_seeds)
-    key = jax.random.PRNGKey(v.nonnegative_int("seed", seed))
+    key = _seeds.key("seed", seed)
     nets = {int(w): models.check_model(make_network(v.positive_int("width", int(w))), "make_network")
             for w in widths}
     if not nets:
