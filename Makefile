@@ -35,7 +35,7 @@ export JUPYTER_PLATFORM_DIRS := 1
 # reset-cache keeps one key per chapter, so a change to ntklib/experiments/beyond.py re-executes
 # chapters 5 and 6 only).
 
-.PHONY: env cache-reset python-check chromium mnist book test unit notebooks site-tests sync lock bench clean seeds
+.PHONY: env cache-reset python-check chromium mnist book test unit notebooks site-tests sync lock bench clean seeds student
 
 # Stops (also under `make -n`, before anything is installed) when no supported Python is found, when
 # PYTHON is not Python 3.11-3.13, or when an existing .venv was made with another Python than the
@@ -97,6 +97,7 @@ cache-reset: env
 
 book: env cache-reset
 	$(BIN)/python tools/nbtool.py check-sync
+	$(BIN)/python tools/student.py
 	$(BIN)/jupyter-book build . -W -n --keep-going
 	@echo "Book: $(CURDIR)/_build/html/index.html"
 
@@ -142,6 +143,16 @@ clean:
 SEED_OFFSETS ?= 1000 2000
 seeds: env
 	$(BIN)/python tools/seed_robustness.py --offsets $(SEED_OFFSETS)
+
+# Student editions (tools/student.py): every chapter with its solutions removed and a stub after
+# each exercise, plus their zip, in _build/student. `make book` writes them (no execution; the
+# instructors page links the zip); `make student` also executes each one top to bottom in a fresh
+# kernel and writes student_editions.json, which tests/test_student.py compares with the current
+# editions. About the book's execution time, so not part of `make test` (like `make seeds`);
+# `make student STUDENT_ARGS=--only-stale` executes only the chapters whose record is stale.
+STUDENT_ARGS ?=
+student: env
+	$(BIN)/python tools/student.py --execute $(STUDENT_ARGS)
 
 bench: env
 	$(BIN)/python benchmarks/run.py

@@ -359,6 +359,7 @@ class RunMeasurements:
     ``layer_changes`` = ||W^l_T − W^l_0||_F/||W^l_0||_F per weight layer, input layer first;
     ``triangle_ratio`` = ||Θ̂_T − Θ̂_0||_F / (||J_T ΔJᵀ||_F + ||ΔJ J_0ᵀ||_F) ≤ 1 with
     ΔJ = J_T − J_0: how much of the triangle inequality of Step 6 the kernel's motion uses.
+    ``params_final`` is θ_T, the trained parameters (for measurements at the end of training).
     """
 
     lr: float
@@ -381,6 +382,7 @@ class RunMeasurements:
     cross_drift: float
     triangle_ratio: float
     layer_changes: np.ndarray
+    params_final: Params | None = None
 
     @property
     def n_outputs(self) -> int:
@@ -551,4 +553,4 @@ def measure_run(network: Model, params: Params, data: Dataset, *, lr: float, ste
         jacobian_norm_0=float(np.sqrt(np.trace(np.asarray(theta_0, np.float64)))),
         jacobian_distance_random=j_rand, cross_drift=cross_0,
         triangle_ratio=drift_t / (cross_0 + cross_t),
-        layer_changes=relative_weight_change(params, res.params[-1]))
+        layer_changes=relative_weight_change(params, res.params[-1]), params_final=res.params[-1])

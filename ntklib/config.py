@@ -20,10 +20,24 @@ SCALES = ("ci", "paper")
 # "digits" (bundled, offline) at ci, real data (ntklib.data.load: MNIST, CIFAR-10) at paper.
 _SETTINGS = {
     "introduction": {
+        # picture: the 1-D regression that opens the book (erf, one hidden layer, input x itself
+        # with biases); widths × seeds trained next to their linearizations, NTK-GP and NNGP on
+        # the grid. The rest: the first computed number (ReLU kernel on two digits).
         "ci": dict(n_train=2, width=4096, depth=3, sigma_w2=2.0, sigma_b2=0.1, seeds=(0,),
-                   ratio_range=(0.1, 10.0)),
+                   ratio_range=(0.1, 10.0),
+                   picture=dict(seed=0, n_train=10, noise=0.1, interval=(-3.0, 3.0),
+                                grid_points=201, grid_interval=(-4.5, 4.5), depth=1,
+                                activation='erf', sigma_w2=1.0, sigma_b2=4.0,
+                                widths=(128, 512, 2048), seeds=tuple(range(16)),
+                                lr_fraction=0.5, steps=1000, records=10, diag_reg=0.0)),
         "paper": dict(n_train=2, width=16384, depth=3, sigma_w2=2.0, sigma_b2=0.1, seeds=(0,),
-                      ratio_range=(0.1, 10.0)),
+                      ratio_range=(0.1, 10.0),
+                      picture=dict(seed=0, n_train=10, noise=0.1, interval=(-3.0, 3.0),
+                                   grid_points=401, grid_interval=(-4.5, 4.5), depth=1,
+                                   activation='erf', sigma_w2=1.0, sigma_b2=4.0,
+                                   widths=(128, 512, 2048, 8192),
+                                   seeds=tuple(range(64)), lr_fraction=0.5, steps=4000,
+                                   records=20, diag_reg=0.0)),
     },
     "ntk": {
         "ci": dict(lr_fraction=0.5, spectrum_depths=(1, 3, 5),
@@ -39,7 +53,9 @@ _SETTINGS = {
                    training=dict(data='mnist', n=128, n_test=16,
                                  widths=(64, 128, 256, 512, 1024), seeds=(0, 1, 2), steps=200,
                                  records=12, depth=3),
-                   fluctuation=dict(depths=(1, 2, 4, 8), width=256)),
+                   fluctuation=dict(depths=(1, 2, 4, 8), width=256),
+                   # the one-hidden-layer derivation: Gaussian inputs, Monte-Carlo samples
+                   derivation=dict(points=6, input_dim=16, samples=200_000)),
         "paper": dict(lr_fraction=0.5, spectrum_depths=(1, 3, 5),
                       block_widths=tuple(2 ** i for i in range(6, 13)),
                       agreement=dict(n=64, width=1024),
@@ -52,7 +68,8 @@ _SETTINGS = {
                       training=dict(data='mnist', n=128, n_test=16,
                                     widths=tuple(2 ** i for i in range(4, 13)),
                                     seeds=(0, 1, 2, 3), steps=4096, records=20, depth=3),
-                      fluctuation=dict(depths=(1, 2, 4, 8, 16), width=1024)),
+                      fluctuation=dict(depths=(1, 2, 4, 8, 16), width=1024),
+                      derivation=dict(points=8, input_dim=64, samples=2_000_000)),
     },
     "linearization": {
         # ReLU networks (exact check, Fig. 3, Fig. S5) use sigma_w2, sigma_b2; the erf ensemble
@@ -96,7 +113,7 @@ _SETTINGS = {
                    init=dict(widths=(8, 32, 128, 512), seeds=1000, points=8),
                    narrow=dict(widths=(8, 16, 32, 64), seeds=tuple(range(16))),
                    gap=dict(width=256, steps=100),
-                   catapult=dict(multiples=(1.5, 3.0, 6.0))),
+                   catapult=dict(multiples=(1.5, 3.0, 12.0))),
         "paper": dict(dataset='mnist', n_train=128, n_test=128, depth=3, lr_fraction=0.5,
                       widths=tuple(2 ** i for i in range(7, 13)), fit_min_width=128,
                       seeds=(0, 1, 2, 3), steps=131072, data_1l='cifar10', n_train_1l=128,
@@ -105,7 +122,7 @@ _SETTINGS = {
                       init=dict(widths=(8, 32, 128, 512, 2048), seeds=4000, points=16),
                       narrow=dict(widths=(8, 16, 32, 64), seeds=tuple(range(64))),
                       gap=dict(width=2048, steps=1000),
-                      catapult=dict(multiples=(1.5, 3.0, 6.0))),
+                      catapult=dict(multiples=(1.5, 3.0, 12.0))),
     },
     "gronwall": {
         "ci": dict(n_train=64, n_test=64, activation='erf', depth=2,
@@ -113,14 +130,19 @@ _SETTINGS = {
                    records=30,
                    sweep=dict(n_train=64, width=512, depths=(1, 3), activations=('tanh', 'relu'),
                               multipliers=(0.8, 1.2, 1.6, 2.0, 2.5, 3.2, 4.0, 5.0, 6.4, 8.0, 10.0, 16.0),
-                              steps=300, seeds=(0, 1))),
+                              steps=300, seeds=(0, 1)),
+                   # the Hessian view: ||H||_op at the first `inputs` test inputs of every run
+                   hessian=dict(inputs=4, iterations=20, bound_width=512,
+                                taus=(0.0, 0.5, 1.0))),
         "paper": dict(n_train=128, n_test=128, activation='erf', depth=3,
                       widths=tuple(2 ** i for i in range(8, 14)), seeds=(0, 1, 2, 3, 4),
                       lr_fraction=0.5, steps=600, records=40,
                       sweep=dict(n_train=128, width=2048, depths=(1, 3),
                                  activations=('tanh', 'relu'),
                                  multipliers=(0.5, 0.7, 0.9, 1.1, 1.2, 1.4, 1.6, 1.8, 2.0, 2.2, 2.5, 2.8, 3.2, 4.0, 5.0, 6.4, 8.0, 10.0, 12.8, 16.0),
-                                 steps=1000, seeds=(0, 1, 2))),
+                                 steps=1000, seeds=(0, 1, 2)),
+                      hessian=dict(inputs=8, iterations=50, bound_width=2048,
+                                   taus=(0.0, 0.25, 0.5, 0.75, 1.0))),
     },
     "beyond_optimizers": {
         "ci": dict(seed=0, seeds=(0, 1),

@@ -211,7 +211,19 @@ class Model:
 
     def init(self, seed: int | jax.Array, input_dim: int | None = None) -> Params:
         """Draw initial parameters θ_0 (``input_dim`` is required for an MLP; for image models it
-        may be given and must equal H·W·C)."""
+        may be given and must equal H·W·C).
+
+        An integer ``seed`` is folded with the width (an MLP's units, an image model's channels;
+        a spec with neither uses the seed's key as it is):
+        networks of different widths drawn with one seed are independent. Without it JAX's
+        counter-based generator would hand a wide network the narrow one's weights as its first
+        entries, and the points of every width sweep would be correlated. A JAX key is used as
+        given.
+
+        >>> a, b = mlp(1, 8).init(0, 2), mlp(1, 16).init(0, 2)
+        >>> bool(jnp.allclose(a[0][0][0, :4], b[0][0][0, :4]))
+        False
+        """
         if input_dim is None:
             if self.input_dim is None:
                 raise ValueError(f"{type(self.spec).__name__} needs input_dim to draw parameters")
@@ -220,7 +232,12 @@ class Model:
         if self.input_dim is not None and input_dim != self.input_dim:
             raise ValueError(f"input_dim={input_dim} does not match image_shape={self.image_shape} "
                              f"({self.input_dim} values per image)")
-        key = seed if isinstance(seed, jax.Array) else _seeds.key("seed", seed)
+        if isinstance(seed, jax.Array):
+            key = seed
+        else:
+            key = _seeds.key("seed", seed)
+            width = getattr(self.spec, "width", getattr(self.spec, "channels", None))
+            key = key if width is None else jax.random.fold_in(key, width)
         _, params = self.init_fn(key, (-1, input_dim))
         return params
 

@@ -74,7 +74,9 @@ def test_resnet_empirical_ntk_equals_neural_tangents_and_converges_to_its_kernel
         net = models.resnet(channels, blocks=1)
         emp = np.mean([kernels.empirical_ntk(net, net.init(s), x) for s in range(3)], axis=0)
         errors.append(np.linalg.norm(emp - analytic) / np.linalg.norm(analytic))
-    assert errors[1] < errors[0] and errors[1] < 0.1, errors
+    # Monte Carlo over 3 independent initializations: error ~ (3·channels)^(-1/2), so 16x the
+    # channels should cut it about 4x; allow 3x and a 0.15 ceiling for the scatter of 3 draws
+    assert errors[1] < errors[0] / 3 and errors[1] < 0.15, errors
 
 
 @pytest.mark.parametrize("make", [lambda: models.mlp(2, 16, out_dim=2),

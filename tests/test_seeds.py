@@ -75,7 +75,8 @@ def test_offset_zero_is_the_plain_generators(monkeypatch):
     monkeypatch.delenv(_seeds.OFFSET_ENV, raising=False)
     np.testing.assert_array_equal(data.gaussian_inputs(4, 3, seed=7),
                                   np.random.default_rng(7).standard_normal((4, 3)).astype(np.float32))
-    _, direct = _NET.init_fn(jax.random.PRNGKey(7), (-1, 3))
+    # Model.init folds the width into the seed's key (independent draws per width)
+    _, direct = _NET.init_fn(jax.random.fold_in(jax.random.PRNGKey(7), _NET.spec.width), (-1, 3))
     assert _same(_NET.init(7, 3), direct)
 
 
@@ -233,3 +234,23 @@ def test_a_chapter_run_lists_every_failed_claim_and_error(tmp_path):
     assert [f["name"] for f in run["failed"]] == ["demo_a", "demo_b"]
     assert [(e["cell"], e["error"]) for e in run["errors"]] == [(3, "RuntimeError")]
     assert nbformat.read(str(path), as_version=4).cells[1].outputs == []  # the original untouched
+
+
+def test_update_replaces_only_the_rerun_chapters():
+    run = lambda off, ch, ok, commit: {"offset": off, "chapter": ch, "seconds": 10.0,
+                                       "checked": 1, "passed": int(ok), "failed": [],
+                                       "missing": [], "errors": [], "claims": {}, "commit": commit}
+    old = {"offsets": [1, 2], "scale": "ci", "commit": "a", "date": "d0", "seconds": 40,
+           "chapters": ["c1", "c2"],
+           "runs": [run(1, "c1", True, "a"), run(1, "c2", False, "a"),
+                    run(2, "c1", True, "a"), run(2, "c2", True, "a")]}
+    new = {"offsets": [1], "scale": "ci", "commit": "b", "date": "d1", "seconds": 10,
+           "chapters": ["c2"], "runs": [run(1, "c2", True, "b")]}
+    merged = sr.updated(old, new)
+    assert [(r["offset"], r["chapter"], r["commit"]) for r in merged["runs"]] == [
+        (1, "c1", "a"), (1, "c2", "b"), (2, "c1", "a"), (2, "c2", "a")]
+    assert merged["commit"] == "a, b" and merged["date"] == "d1" and sr.failures(merged) == 0
+    with pytest.raises(SystemExit, match="not in the report"):
+        sr.updated(old, {**new, "chapters": ["c3"]})
+    with pytest.raises(SystemExit, match="scale"):
+        sr.updated(old, {**new, "scale": "paper"})

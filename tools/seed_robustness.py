@@ -2,6 +2,7 @@
 
     python tools/seed_robustness.py                       # offsets 1000 and 2000, every chapter
     python tools/seed_robustness.py --offsets 7 --chapters chapters/02_ntk.ipynb --no-write
+    python tools/seed_robustness.py --offsets 1000 --chapters chapters/04_gronwall.ipynb --update
 
 For each offset a, copies of the chapters (never the stored notebooks) are executed in a scratch
 directory with ``NTKLIB_SEED_OFFSET=a`` (ntklib adds a to every seed it turns into randomness:
@@ -171,7 +172,7 @@ def report_problems(report: dict, stored: dict[str, list[str]]) -> list[str]:
         problems.append(f"chapters {report.get('chapters')} are not the book's {sorted(stored)}")
     runs = {}
     for run in report.get("runs", []):
-        if set(run) != RUN_KEYS:
+        if not RUN_KEYS <= set(run) <= RUN_KEYS | {"commit"}:  # commit: per run since --update
             problems.append(f"run {run.get('offset')}/{run.get('chapter')} has keys {sorted(run)}")
             continue
         runs[run["offset"], run["chapter"]] = run
@@ -207,6 +208,23 @@ def failures(report: dict) -> int:
     return sum(len(r["failed"]) + len(r["missing"]) + len(r["errors"]) for r in report["runs"])
 
 
+def updated(old: dict, new: dict) -> dict:
+    """``old`` with its (offset, chapter) runs replaced by those of ``new`` (same scale; offsets
+    and chapters of ``new`` must already be in ``old``): each run keeps the commit it ran on, and
+    the report's commit lists them all."""
+    if new["scale"] != old["scale"]:
+        raise SystemExit(f"--update: the report is at scale {old['scale']!r}, this run at {new['scale']!r}")
+    unknown = sorted(set(new["offsets"]) - set(old["offsets"])) + sorted(
+        set(new["chapters"]) - set(old["chapters"]))
+    if unknown:
+        raise SystemExit(f"--update: {unknown} not in the report; run without --update")
+    fresh = {(r["offset"], r["chapter"]): r for r in new["runs"]}
+    runs = [fresh.get((r["offset"], r["chapter"]), r) for r in old["runs"]]
+    commits = list(dict.fromkeys(r.get("commit", old["commit"]) for r in runs))
+    return {**old, "commit": ", ".join(commits), "date": new["date"],
+            "seconds": round(sum(r["seconds"] for r in runs)), "runs": runs}
+
+
 def _commit() -> str:
     out = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"],
                          capture_output=True, text=True)
@@ -221,6 +239,8 @@ def main(argv=None) -> int:
     parser.add_argument("--timeout", type=int, default=900, help="seconds per cell")
     parser.add_argument("--no-write", action="store_true",
                         help="print the table; leave seed_robustness.json/.md as they are")
+    parser.add_argument("--update", action="store_true",
+                        help="replace only these (offset, chapter) runs in the written report")
     parser.add_argument("--markdown-only", action="store_true",
                         help="rewrite seed_robustness.md from seed_robustness.json; execute nothing")
     args = parser.parse_args(argv)
@@ -241,9 +261,13 @@ def main(argv=None) -> int:
             runs.append(run)
             print(f"offset {offset} {path.stem}: {run['passed']} of {run['checked']} hold, "
                   f"{len(run['errors'])} errors, {run['seconds']:.0f} s", flush=True)
+    for run in runs:
+        run["commit"] = _commit()
     report = {"offsets": args.offsets, "scale": config.scale(), "commit": _commit(),
               "date": datetime.date.today().isoformat(), "seconds": round(time.time() - start),
               "chapters": [p.stem for p in paths], "runs": runs}
+    if args.update:
+        report = updated(json.loads(REPORT_JSON.read_text()), report)
     table = markdown(report)
     if not args.no_write:
         REPORT_JSON.write_text(json.dumps(report, indent=1) + "\n")

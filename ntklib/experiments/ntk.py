@@ -9,6 +9,9 @@
 * Paper Fig. 1(a, c, d): relative change ||Θ̂_t − Θ̂_0||_F / ||Θ̂_0||_F (and the same for K̂)
   during full-batch gradient descent: :func:`kernel_change`, :func:`kernel_change_sweep`.
 * The spectrum of Θ on a training set and η_critical: :func:`spectrum_summary`, :func:`spectra`.
+* The one-hidden-layer derivation checked by sampling: Monte-Carlo estimates of the Gaussian
+  expectations E[g(u)g(v)] behind the kernel maps T and Ṫ, with standard errors:
+  :func:`gaussian_expectations`, :class:`GaussianExpectation`.
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ import scipy.stats
 from .. import _seeds
 from .. import _validate as v
 from .. import models
-from ..data import Dataset, gaussian_inputs
+from ..data import Dataset, gaussian_inputs, rng
 from ..dynamics import ensemble_params, log_steps, step_fn, train
 from ..kernels import (analytic_kernels, analytic_ntk, divergence_learning_rate,
                        empirical_nngp, empirical_ntk, eta_critical, structured_ntk)
@@ -43,7 +46,7 @@ __all__ = [
     "offdiagonal_output_fraction", "ntk_memory", "time_ntk_implementations",
     "monte_carlo_errors", "error_table", "error_grid", "JointPowerLaw", "fit_joint_power_law",
     "KernelChange", "kernel_change", "KernelChangeSweep", "kernel_change_sweep",
-    "spectrum_summary", "spectra",
+    "spectrum_summary", "spectra", "GaussianExpectation", "gaussian_expectations",
 ]
 
 BRUTE, NTKLIB, NT_JAC, NT_NTVP = ("brute force J Jᵀ", "ntklib", "NT jacobian contraction",
@@ -520,3 +523,77 @@ def spectra(networks: Mapping[str, Model], x) -> tuple[pd.DataFrame, dict[str, n
         rows.append({"label": label, "depth": net.depth, "activation": net.activation,
                      **spectrum_summary(theta)})
     return pd.DataFrame(rows), eigs
+
+
+# ----------------------------------------------------------------------------- Gaussian expectations
+
+
+@dataclass(frozen=True)
+class GaussianExpectation:
+    """Monte-Carlo estimate of E[g(u_i) g(u_j)] for u ~ N(0, Σ), all pairs (i, j) at once.
+
+    ``mean`` (N, N) is the sample mean of g(u_i)g(u_j) over ``samples`` draws, ``standard_error``
+    (N, N) its standard error sd/√samples (sd of the products, ddof = 1).
+    """
+
+    mean: np.ndarray
+    standard_error: np.ndarray
+    samples: int
+
+    def z_scores(self, exact) -> np.ndarray:
+        """(mean − exact) / standard_error on the upper triangle i ≤ j (each pair once), flat.
+
+        Entries with a zero standard error (g(u_i)g(u_j) constant, e.g. identically 0) must match
+        ``exact`` exactly and give z = 0; a mismatch there raises.
+        """
+        exact = v.finite_array("exact", exact, ndim=2)
+        if exact.shape != self.mean.shape:
+            raise ValueError(f"exact must have shape {self.mean.shape}, got {exact.shape}")
+        rows, cols = np.triu_indices(self.mean.shape[0])
+        diff = self.mean[rows, cols] - exact[rows, cols]
+        se = self.standard_error[rows, cols]
+        if np.any((se == 0) & (diff != 0)):
+            raise ValueError("a constant product g(u_i)g(u_j) differs from its exact value")
+        return np.divide(diff, se, out=np.zeros_like(diff), where=se > 0)
+
+
+def gaussian_expectations(cov, functions: Mapping[str, Callable[[np.ndarray], np.ndarray]], *,
+                          samples: int, seed: int = 0) -> dict[str, GaussianExpectation]:
+    """E[g(u_i) g(u_j)], u ~ N(0, Σ) with Σ = ``cov`` (N, N), for each g of ``functions``.
+
+    The kernel maps of the NNGP/NTK recursion are such expectations over a pair of jointly
+    Gaussian pre-activations: T(Σ) = E[φ(u)φ(v)] and Ṫ(Σ) = E[φ'(u)φ'(v)] (paper SM §E). One
+    draw of u = Σ^{1/2} z, z ~ N(0, I_N) (z from :func:`ntklib.data.rng`, so shifted by
+    ``$NTKLIB_SEED_OFFSET``), gives every pair (u_i, u_j) with its 2 × 2 covariance block at
+    once; Σ^{1/2} is the symmetric square root (Σ may be singular). Each g maps an array of
+    pre-activations to an array of the same shape (numpy, element-wise). float64.
+
+    >>> cov = np.array([[1.0, 0.5], [0.5, 2.0]])
+    >>> est = gaussian_expectations(cov, {"id": lambda u: u}, samples=100_000, seed=0)["id"]
+    >>> bool(np.all(np.abs(est.z_scores(cov)) < 5))  # E[u_i u_j] = Σ_ij
+    True
+    """
+    cov = v.symmetric_matrix("cov", cov).astype(np.float64)
+    cov = (cov + cov.T) / 2
+    samples = v.positive_int("samples", samples)
+    if samples < 2:
+        raise ValueError(f"samples must be at least 2 (for a standard error), got samples={samples}")
+    if not functions:
+        raise ValueError("functions must name at least one function g")
+    lam, vecs = np.linalg.eigh(cov)
+    if lam[0] < -1e-10 * max(1.0, abs(lam[-1])):
+        raise ValueError(f"cov must be positive semi-definite, got smallest eigenvalue {lam[0]:.3g}")
+    root = (vecs * np.sqrt(np.maximum(lam, 0.0))) @ vecs.T
+    u = rng(seed).standard_normal((samples, cov.shape[0])) @ root
+    out = {}
+    for name, g in functions.items():
+        if not callable(g):
+            raise TypeError(f"functions[{name!r}] must be callable, got {type(g).__name__}")
+        a = np.asarray(g(u), np.float64)
+        if a.shape != u.shape:
+            raise ValueError(f"functions[{name!r}] must keep the shape {u.shape}, got {a.shape}")
+        mean = a.T @ a / samples
+        second = (a ** 2).T @ (a ** 2) / samples  # E[g(u_i)² g(u_j)²]
+        var = np.maximum(second - mean ** 2, 0.0) * samples / (samples - 1)
+        out[name] = GaussianExpectation(mean, np.sqrt(var / samples), samples)
+    return out
