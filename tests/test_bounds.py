@@ -330,7 +330,11 @@ def test_state_exponent_checks_can_fail():
         assert not (passes["t_half_lo"] and passes["t_half_hi"])
         assert not (passes["t_one_lo"] and passes["t_one_hi"])
         assert passes["t_fast_hi"] and not passes["t_faster_hi"]
-        with pytest.raises(ValueError, match="contains= or below="):
+        lrx.state_exponent("t_near", fit, near=-0.5, tol=0.2)  # |−0.8 + 0.5| = 0.3 > 0.2: fails
+        lrx.state_exponent("t_close", fit, near=-0.75, tol=0.1)  # within 0.1: holds
+        passes = {c.name: c.passes for c in claims.recorded()}
+        assert not passes["t_near"] and passes["t_close"]
+        with pytest.raises(ValueError, match="contains=, below= or near="):
             lrx.state_exponent("t_none", fit)
         with pytest.raises(TypeError, match="PowerLaw"):
             lrx.state_exponent("t_bad", -0.5, contains=-0.5)
