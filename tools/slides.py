@@ -67,6 +67,7 @@ ZIP_FOLDER = "slides"
 GLUE_MIME = "application/papermill.record/text/plain"
 FIGURE_MIMES = ("image/png", "image/svg+xml", "image/jpeg")
 SLIDE_TYPES = ("slide", "subslide", "fragment", "-")
+MAX_BLOCKS = 3  # display equations and boxes on one slide; more go on a subslide
 
 # --------------------------------------------------------------------------- the lecture plan
 
@@ -429,7 +430,15 @@ class Converter:
             elif lead and block.kind == "para":
                 part = first_sentence(self.inline("\n".join(block.lines)))
                 lead = False
+            if part and part.strip() and block.kind == "fence" and block.name != "math" \
+                    and out[-1][0] == 0 and out[-1][1]:
+                out.append((2, []))  # a box or lemma after a figure's headline number: own slide
             if part and part.strip():
+                heavy = [q for q in out[-1][1] if q.startswith(("$$", "<div"))]
+                if part.startswith(("$$", "<div")) and len(heavy) >= MAX_BLOCKS:
+                    # a slide holds at most MAX_BLOCKS equations/boxes: go on on a subslide
+                    title = out[-1][1][0] if out[-1][1][0].startswith("#") else ""
+                    out.append((max(out[-1][0], 3), [title + " (continued)"] if title else []))
                 out[-1][1].append(part)
         return [(level, "\n\n".join(parts)) for level, parts in out if level >= 0 and parts]
 
