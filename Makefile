@@ -35,7 +35,7 @@ export JUPYTER_PLATFORM_DIRS := 1
 # reset-cache keeps one key per chapter, so a change to ntklib/experiments/beyond.py re-executes
 # chapters 5 and 6 only).
 
-.PHONY: env cache-reset python-check chromium latex mnist book pdf test unit notebooks site-tests sync lock bench clean seeds student
+.PHONY: env cache-reset python-check chromium latex mnist book pdf test unit notebooks site-tests sync lock bench clean seeds student slides
 
 # Stops (also under `make -n`, before anything is installed) when no supported Python is found, when
 # PYTHON is not Python 3.11-3.13, or when an existing .venv was made with another Python than the
@@ -110,6 +110,7 @@ cache-reset: env
 book: env cache-reset
 	$(BIN)/python tools/nbtool.py check-sync
 	$(BIN)/python tools/student.py
+	$(BIN)/python tools/slides.py
 	$(BIN)/jupyter-book build . -W -n --keep-going
 	@if command -v xelatex >/dev/null; then $(MAKE) --no-print-directory pdf; \
 	  else echo "warning: no XeLaTeX (make latex): the PDF linked from the home page was not built"; fi
@@ -175,6 +176,14 @@ seeds: env
 STUDENT_ARGS ?=
 student: env
 	$(BIN)/python tools/student.py --execute $(STUDENT_ARGS)
+
+# Slides per lecture (tools/slides.py): one reveal.js deck per lecture of the plan in instructors.md,
+# _build/slides/lecture_<k>.slides.html, from the cells the chapters tag for slides (stored outputs,
+# code hidden, no execution), with reveal.js and MathJax copied next to them from their npm packages
+# (npm pack, sha512-checked, cached in ntklib's data directory) and zipped to _build/slides/slides.zip,
+# which the instructors page links. `make book` writes them too; tests/test_slides.py checks them.
+slides: env
+	$(BIN)/python tools/slides.py
 
 bench: env
 	$(BIN)/python benchmarks/run.py
