@@ -188,6 +188,28 @@ _SETTINGS = {
                       standard=dict(data='cifar10', n=256, depth=5, width=2048, lr_fraction=0.5,
                                     steps=2000, records=25)),
     },
+    "beyond_lazy": {
+        # where the linear picture ends: a one-hidden-layer ReLU MLP on a single-index task
+        # (y = He_degree(<w*, x>), ntklib.data.single_index); alpha: Chizat's alpha at one
+        # width; widths: NTK (alpha = 1) vs mean-field (alpha = n^-1/2); smooth: exercise 1's erf
+        # network with biases on an odd target.
+        "ci": dict(task=dict(n_train=256, n_test=512, input_dim=16, degree=2, seed=0),
+                   sigma_w2=2.0, lr_fraction=0.5, steps=1000,
+                   alpha=dict(width=512, alphas=(0.125, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0),
+                              seeds=(0, 1, 2), fit_min=1.0),
+                   widths=dict(widths=(64, 128, 256, 512, 1024), seeds=(0, 1, 2)),
+                   smooth=dict(sigma_w2=1.0, sigma_b2=1.0, degree=3,
+                               alphas=(2.0, 4.0, 8.0, 16.0), seeds=(0, 1, 2))),
+        "paper": dict(task=dict(n_train=1024, n_test=1024, input_dim=32, degree=2, seed=0),
+                      sigma_w2=2.0, lr_fraction=0.5, steps=4000,
+                      alpha=dict(width=4096, alphas=tuple(2.0 ** k for k in range(-4, 6)),
+                                 seeds=(0, 1, 2, 3, 4), fit_min=1.0),
+                      widths=dict(widths=tuple(2 ** i for i in range(6, 14)),
+                                  seeds=(0, 1, 2, 3, 4)),
+                      smooth=dict(sigma_w2=1.0, sigma_b2=1.0, degree=3,
+                                  alphas=tuple(2.0 ** k for k in range(0, 6)),
+                                  seeds=(0, 1, 2, 3, 4))),
+    },
 }
 
 

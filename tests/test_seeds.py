@@ -250,7 +250,13 @@ def test_update_replaces_only_the_rerun_chapters():
     assert [(r["offset"], r["chapter"], r["commit"]) for r in merged["runs"]] == [
         (1, "c1", "a"), (1, "c2", "b"), (2, "c1", "a"), (2, "c2", "a")]
     assert merged["commit"] == "a, b" and merged["date"] == "d1" and sr.failures(merged) == 0
+    with pytest.raises(SystemExit, match="every offset"):  # a new chapter, at one offset only
+        sr.updated(old, {**new, "chapters": ["c3"], "runs": [run(1, "c3", True, "b")]})
+    added = sr.updated(old, {**new, "offsets": [1, 2], "chapters": ["c3"],
+                             "runs": [run(1, "c3", True, "b"), run(2, "c3", False, "b")]})
+    assert added["chapters"] == ["c1", "c2", "c3"] and len(added["runs"]) == 6
+    assert [(r["offset"], r["chapter"]) for r in added["runs"][4:]] == [(1, "c3"), (2, "c3")]
     with pytest.raises(SystemExit, match="not in the report"):
-        sr.updated(old, {**new, "chapters": ["c3"]})
+        sr.updated(old, {**new, "offsets": [3]})
     with pytest.raises(SystemExit, match="scale"):
         sr.updated(old, {**new, "scale": "paper"})

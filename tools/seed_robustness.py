@@ -209,20 +209,25 @@ def failures(report: dict) -> int:
 
 
 def updated(old: dict, new: dict) -> dict:
-    """``old`` with its (offset, chapter) runs replaced by those of ``new`` (same scale; offsets
-    and chapters of ``new`` must already be in ``old``): each run keeps the commit it ran on, and
-    the report's commit lists them all."""
+    """``old`` with its (offset, chapter) runs replaced by those of ``new`` (same scale; the
+    offsets of ``new`` must be in ``old``; a chapter ``old`` does not have — a new chapter — is
+    added, and must then be run at every offset of ``old``): each run keeps the commit it ran on,
+    and the report's commit lists them all."""
     if new["scale"] != old["scale"]:
         raise SystemExit(f"--update: the report is at scale {old['scale']!r}, this run at {new['scale']!r}")
-    unknown = sorted(set(new["offsets"]) - set(old["offsets"])) + sorted(
-        set(new["chapters"]) - set(old["chapters"]))
+    unknown = sorted(set(new["offsets"]) - set(old["offsets"]))
     if unknown:
-        raise SystemExit(f"--update: {unknown} not in the report; run without --update")
+        raise SystemExit(f"--update: offsets {unknown} not in the report; run without --update")
+    added = sorted(set(new["chapters"]) - set(old["chapters"]))
+    if added and sorted(new["offsets"]) != sorted(old["offsets"]):
+        raise SystemExit(f"--update: new chapters {added} must be run at every offset of the "
+                         f"report, {old['offsets']}, not only {new['offsets']}")
     fresh = {(r["offset"], r["chapter"]): r for r in new["runs"]}
-    runs = [fresh.get((r["offset"], r["chapter"]), r) for r in old["runs"]]
+    runs = [fresh.pop((r["offset"], r["chapter"]), r) for r in old["runs"]]
+    runs += [fresh[key] for key in sorted(fresh)]  # the added chapters' runs
     commits = list(dict.fromkeys(r.get("commit", old["commit"]) for r in runs))
-    return {**old, "commit": ", ".join(commits), "date": new["date"],
-            "seconds": round(sum(r["seconds"] for r in runs)), "runs": runs}
+    return {**old, "chapters": old["chapters"] + added, "commit": ", ".join(commits),
+            "date": new["date"], "seconds": round(sum(r["seconds"] for r in runs)), "runs": runs}
 
 
 def _commit() -> str:

@@ -84,7 +84,8 @@ LECTURES: dict[int, tuple[str, list[tuple[str, str | None, str | None]]]] = {
         [("04_gronwall", None, "Beyond the hypothesis")]),
     5: ("Beyond the hypothesis and beyond gradient descent",
         [("04_gronwall", "Beyond the hypothesis", None), ("05_beyond_optimizers", None, None)]),
-    6: ("Beyond the fully connected network", [("06_beyond_architectures", None, None)]),
+    6: ("Beyond the fully connected network; where the linear picture ends",
+        [("06_beyond_architectures", None, None), ("07_beyond_lazy", None, None)]),
 }
 
 # --------------------------------------------------------------------------- offline assets
