@@ -260,3 +260,15 @@ def test_update_replaces_only_the_rerun_chapters():
         sr.updated(old, {**new, "offsets": [3]})
     with pytest.raises(SystemExit, match="scale"):
         sr.updated(old, {**new, "scale": "paper"})
+    # runs written before per-run commits take the report's list, once each
+    legacy = {**old, "commit": "x, y", "runs": [{k: v for k, v in r.items() if k != "commit"}
+                                                for r in old["runs"][:3]] + [old["runs"][3]]}
+    legacy["runs"][3] = {**legacy["runs"][3], "commit": "x"}
+    assert sr.updated(legacy, new)["commit"] == "x, y, b"
+
+
+def test_a_partial_run_cannot_overwrite_the_report():
+    one = str(sr.chapters()[-1])
+    with pytest.raises(SystemExit) as exit_info:  # argparse's usage error, before any execution
+        sr.main(["--chapters", one])
+    assert exit_info.value.code == 2

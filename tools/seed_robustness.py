@@ -225,7 +225,8 @@ def updated(old: dict, new: dict) -> dict:
     fresh = {(r["offset"], r["chapter"]): r for r in new["runs"]}
     runs = [fresh.pop((r["offset"], r["chapter"]), r) for r in old["runs"]]
     runs += [fresh[key] for key in sorted(fresh)]  # the added chapters' runs
-    commits = list(dict.fromkeys(r.get("commit", old["commit"]) for r in runs))
+    before = old["commit"].split(", ")  # runs from before per-run commits: the report's list
+    commits = list(dict.fromkeys(c for r in runs for c in ([r["commit"]] if "commit" in r else before)))
     return {**old, "chapters": old["chapters"] + added, "commit": ", ".join(commits),
             "date": new["date"], "seconds": round(sum(r["seconds"] for r in runs)), "runs": runs}
 
@@ -255,6 +256,9 @@ def main(argv=None) -> int:
     if any(a < 0 for a in args.offsets):
         parser.error(f"offsets must be non-negative integers, got {args.offsets}")
     paths = [p.resolve() for p in (args.chapters or chapters())]
+    if {p.stem for p in paths} != {p.stem for p in chapters()} and not (args.update or args.no_write):
+        parser.error("a run over some chapters would replace the whole report with them: "
+                     "pass --update (replace only their runs) or --no-write")
     os.environ.setdefault("TQDM_DISABLE", "1")
     from ntklib import config
 

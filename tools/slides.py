@@ -59,12 +59,14 @@ from pathlib import Path
 import nbformat
 import yaml
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # tools/, also when imported
+from student import glued_values  # one reader of a notebook's glued values
+
 ROOT = Path(__file__).resolve().parents[1]
 OUT_DIR = ROOT / "_build" / "slides"
 TEMPLATE_DIR = ROOT / "tools" / "slides_template"
 ZIP_NAME = "slides.zip"
 ZIP_FOLDER = "slides"
-GLUE_MIME = "application/papermill.record/text/plain"
 FIGURE_MIMES = ("image/png", "image/svg+xml", "image/jpeg")
 SLIDE_TYPES = ("slide", "subslide", "fragment", "-")
 MAX_BLOCKS = 3  # display equations and boxes on one slide; more go on a subslide
@@ -458,17 +460,6 @@ def bibliography(path: Path) -> dict[str, tuple[str, str]]:
         who = (names[0] + " et al." if len(names) > 2 else " and ".join(names)) if names else entry.group(1)
         out[entry.group(1)] = (who, fields.get("year", ""))
     return out
-
-
-def glued_values(nb) -> dict[str, str]:
-    """Every glued ``text/plain`` value in the notebook's stored outputs, by glue name."""
-    values = {}
-    for cell in nb.cells:
-        for out in cell.get("outputs", []):
-            name = out.get("metadata", {}).get("scrapbook", {}).get("name")
-            if name and GLUE_MIME in out.get("data", {}):
-                values[name] = out["data"][GLUE_MIME]
-    return values
 
 
 # --------------------------------------------------------------------------- cells on a deck
