@@ -231,7 +231,7 @@ def random_direction(params: Params, radius: float, seed: int = 0) -> Params:
     radius = v.positive_float("radius", radius, allow_zero=True)
     leaves, tree = jax.tree_util.tree_flatten(params)
     keys = jax.random.split(_seeds.key("seed", seed), len(leaves))
-    noise = [jax.random.normal(k, leaf.shape, leaf.dtype) for k, leaf in zip(keys, leaves)]
+    noise = [_seeds.normal(k, leaf.shape, leaf.dtype) for k, leaf in zip(keys, leaves)]
     scale = radius / float(np.sqrt(sum(float(jnp.sum(z ** 2)) for z in noise)))
     return jax.tree_util.tree_unflatten(tree, [leaf + scale * z for leaf, z in zip(leaves, noise)])
 

@@ -37,7 +37,7 @@ __all__ = [
     "gradient_descent", "check_learning_rate", "train", "heavy_ball_modes", "residual_filter",
     "LinearPredictor",
     "linear_predictor", "linearized_outputs", "gp_moments", "nngp_posterior",
-    "linearized_weights", "EnsembleResult", "ensemble_params", "train_ensemble",
+    "linearized_weights", "EnsembleResult", "ensemble_params", "stack_members", "train_ensemble",
 ]
 
 DIVERGENCE_LOSS = 1e8  # a training loss above this (or non-finite) counts as divergence
@@ -719,7 +719,16 @@ def ensemble_params(network: Model, seeds: Sequence[int], input_dim: int) -> Par
     # seed by seed: the small random kernels are compiled once per shape and reused across
     # networks, whereas one jitted, vmapped init would recompile threefry for every network
     members = [network.init(s, input_dim) for s in seeds]
-    return jax.tree_util.tree_map(lambda *leaves: jnp.stack(leaves), *members)
+    return stack_members(members)
+
+
+def stack_members(trees: Sequence[Params]) -> Params:
+    """Pytrees of one structure stacked leaf by leaf on a new leading axis (members of an
+    ensemble). Stacked on the host: ``jnp.stack`` would compile once per leaf shape."""
+    if not trees:
+        raise ValueError("need at least one pytree to stack")
+    return jax.tree_util.tree_map(lambda *leaves: jnp.asarray(np.stack([np.asarray(a) for a in leaves])),
+                                  *trees)
 
 
 def train_ensemble(network: Model, seeds: Sequence[int], data: Dataset, *, lr: float, steps: int,

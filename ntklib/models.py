@@ -238,7 +238,8 @@ class Model:
             key = _seeds.key("seed", seed)
             width = getattr(self.spec, "width", getattr(self.spec, "channels", None))
             key = key if width is None else jax.random.fold_in(key, width)
-        _, params = self.init_fn(key, (-1, input_dim))
+        with _seeds.shape_agnostic_normal():  # stax's numbers, fewer compiles (see there)
+            _, params = self.init_fn(key, (-1, input_dim))
         return params
 
     def replace(self, **changes) -> "Model":
@@ -638,13 +639,15 @@ def relative_weight_change(params0: Params, params1: Params) -> np.ndarray:
     """Per weight layer ||W^l_1 − W^l_0||_F / ||W^l_0||_F (paper Fig. 1b), input layer first."""
     out = []
     for (w0, _), (w1, _) in zip(weight_layers(params0), weight_layers(params1)):
-        out.append(float(jnp.linalg.norm(w1 - w0) / jnp.linalg.norm(w0)))
+        w0, w1 = np.asarray(w0, np.float64), np.asarray(w1, np.float64)  # host: no compile per shape
+        out.append(float(np.linalg.norm(w1 - w0) / np.linalg.norm(w0)))
     return np.array(out)
 
 
 def parameter_distance(params0: Params, params1: Params) -> float:
     """||θ_1 − θ_0||_2 over all trainable variables."""
-    sq = sum(float(jnp.sum((a - b) ** 2)) for a, b in
+    # on the host in float64: eager jnp reductions would compile once per leaf shape
+    sq = sum(float(np.sum((np.asarray(a, np.float64) - np.asarray(b, np.float64)) ** 2)) for a, b in
              zip(jax.tree_util.tree_leaves(params1), jax.tree_util.tree_leaves(params0)))
     return float(np.sqrt(sq))
 

@@ -33,7 +33,7 @@ from .. import _seeds
 from .. import _validate as v
 from .. import models
 from ..data import Dataset, gaussian_inputs, rng
-from ..dynamics import ensemble_params, log_steps, step_fn, train
+from ..dynamics import ensemble_params, log_steps, stack_members, step_fn, train
 from ..kernels import (analytic_kernels, analytic_ntk, divergence_learning_rate,
                        empirical_nngp, empirical_ntk, eta_critical, structured_ntk)
 from ..models import Model, Params, forward_features, mlp, nt
@@ -224,20 +224,45 @@ def time_ntk_implementations(configs: Sequence[tuple[int, int]], *, depth: int, 
 # ----------------------------------------------------------------------------- Fig. S9 / S10
 
 
-def _kernel_sampler(network: Model, input_dim: int) -> Callable:
-    """Jitted (keys, x) ↦ (Θ̂_0(x, x), K̂_0(x, x)) of one freshly initialized network per key
-    (single output), stacked: one compiled loop over the keys (``lax.map``: networks drawn one
-    after the other inside one call; vmapped initialization is several times slower on CPU)."""
+# parameters of the Monte-Carlo networks held at once (float32: 64 MiB); a width's draws are
+# split into equal chunks below this
+MC_CHUNK_PARAMS = 1 << 24
 
-    def sample(key, x):
-        _, params = network.init_fn(key, (-1, input_dim))
+
+@lru_cache(maxsize=None)
+def _kernels_at_init(network: Model) -> Callable:
+    """Jitted (stacked θ_0, x) ↦ (Θ̂_0(x, x), K̂_0(x, x)) of every member (single output),
+    stacked: one compiled loop over the members (``lax.map``: one network after the other)."""
+
+    def one(params, x):
         ntk = structured_ntk(network.spec)(network, params, x, x)  # the MLP's formula, traceable
         _, inputs = forward_features(network, params, x)
         last = inputs[-1]
         nngp = (network.sigma_w2 / last.shape[-1]) * last @ last.T + network.sigma_b2
         return ntk, nngp
 
-    return jax.jit(lambda keys, x: jax.lax.map(lambda key: sample(key, x), keys))
+    return jax.jit(lambda stacked, x: jax.lax.map(lambda params: one(params, x), stacked))
+
+
+def _sample_kernels(network: Model, keys, x) -> tuple[np.ndarray, np.ndarray]:
+    """(Θ̂_0, K̂_0) of ``network.init(key)`` for each key, stacked (float64). The networks are
+    drawn outside the compiled loop: their random draws compile once per array size and are
+    shared across widths (:func:`ntklib._seeds.normal`), where a jitted draw recompiles the
+    generator for every width; they go through the loop in equal chunks of at most
+    :data:`MC_CHUNK_PARAMS` parameters."""
+    input_dim = int(x.shape[1])
+    first = network.init(keys[0], input_dim)
+    n = len(keys)
+    limit = max(1, min(n, MC_CHUNK_PARAMS // models.parameter_count(first)))
+    chunk = max(c for c in range(1, limit + 1) if n % c == 0)
+    kernels_of = _kernels_at_init(network)
+    ntk, nngp = [], []
+    for start in range(0, n, chunk):
+        members = [network.init(key, input_dim) for key in keys[start:start + chunk]]
+        a, b = kernels_of(stack_members(members), x)
+        ntk.append(np.asarray(a, np.float64))
+        nngp.append(np.asarray(b, np.float64))
+    return np.concatenate(ntk), np.concatenate(nngp)
 
 
 def monte_carlo_errors(x, *, depth: int, widths: Sequence[int], samples: Sequence[int],
@@ -271,8 +296,7 @@ def monte_carlo_errors(x, *, depth: int, widths: Sequence[int], samples: Sequenc
     def run(width: int) -> list[dict]:
         width_key = jax.random.fold_in(base, width)
         keys = jax.vmap(lambda i: jax.random.fold_in(width_key, i))(index)
-        ntk, nngp = (np.asarray(k, np.float64)
-                     for k in _kernel_sampler(make(width), int(x.shape[1]))(keys, x))
+        ntk, nngp = _sample_kernels(make(width), list(keys), x)
         counts = np.arange(1, m_max + 1)[:, None, None]
         rows = []
         for r in range(replicates):  # running means over the replicate's m_max networks

@@ -99,16 +99,10 @@ def _max_abs_change(params0: Params, params1: Params) -> float:
                      zip(jax.tree_util.tree_leaves(params1), jax.tree_util.tree_leaves(params0))))
 
 
-def _stack(trees: Sequence[Params]) -> Params:
-    return jax.tree_util.tree_map(lambda *leaves: jnp.stack(leaves), *trees)
-
-
 @functools.lru_cache(maxsize=None)
-def _pair_measurements(network: Model) -> Callable:
-    """Jitted, vmapped over members: everything :func:`lazy_metrics` needs from (θ_0, θ_T) —
-    per-layer relative weight changes, ||Δθ||_2, max|Δθ_i|, Θ̂ and K̂ at both ends on the
-    training inputs, and the outputs at both ends on training and test inputs. One compile per
-    network and input shape."""
+def _end_measurements(network: Model) -> Callable:
+    """Jitted, vmapped over members: Θ̂ and K̂ at both ends on the training inputs and the
+    outputs at both ends on training and test inputs. One compile per network and input shape."""
     ntk = kernels.structured_ntk(network.spec)
     if ntk is None:
         raise TypeError(f"network must have a structured NTK formula (an MLP), got {network.spec!r}")
@@ -118,14 +112,7 @@ def _pair_measurements(network: Model) -> Callable:
         return (network.sigma_w2 / feats.shape[-1]) * feats @ feats.T + network.sigma_b2
 
     def one(p0, p1, x_train, x_test):
-        dense0, dense1 = models.dense_layers(p0), models.dense_layers(p1)
-        rel = jnp.stack([jnp.linalg.norm(w1 - w0) / jnp.linalg.norm(w0)
-                         for (w0, _), (w1, _) in zip(dense0, dense1)])
-        diffs = [a - b for a, b in zip(jax.tree_util.tree_leaves(p1), jax.tree_util.tree_leaves(p0))]
         return {
-            "rel": rel,
-            "distance": jnp.sqrt(sum(jnp.sum(d ** 2) for d in diffs)),
-            "max_abs": jnp.max(jnp.stack([jnp.max(jnp.abs(d)) for d in diffs])),
             "ntk0": ntk(network, p0, x_train, x_train), "ntk1": ntk(network, p1, x_train, x_train),
             "nngp0": nngp(p0, x_train), "nngp1": nngp(p1, x_train),
             "f0_train": network.apply_fn(p0, x_train), "f1_train": network.apply_fn(p1, x_train),
@@ -133,6 +120,29 @@ def _pair_measurements(network: Model) -> Callable:
         }
 
     return jax.jit(jax.vmap(one, in_axes=(0, 0, None, None)))
+
+
+def _weight_changes(params_0: Params, params_t: Params) -> dict[str, np.ndarray]:
+    """Per member (leading axis) of stacked parameters, in float64 on the host: the per-layer
+    relative weight changes ||W_T − W_0||_F/||W_0||_F, ||Δθ||_2 and max|Δθ_i|. (Computed here
+    rather than in the compiled measurements: a dozen vmapped reductions over every leaf cost
+    XLA about 0.6 s to compile per width and almost nothing to run.)"""
+    as64 = lambda tree: [np.asarray(leaf, np.float64) for leaf in jax.tree_util.tree_leaves(tree)]
+    members = lambda a: a.reshape(a.shape[0], -1)
+    rel = [np.linalg.norm(members(w1 - w0), axis=1) / np.linalg.norm(members(w0), axis=1)
+           for (w0, _), (w1, _) in zip(models.dense_layers(params_0), models.dense_layers(params_t))
+           for w0, w1 in [(np.asarray(w0, np.float64), np.asarray(w1, np.float64))]]
+    diffs = [members(b - a) for a, b in zip(as64(params_0), as64(params_t))]
+    return {"rel": np.stack(rel, axis=1),
+            "distance": np.sqrt(sum(np.sum(d ** 2, axis=1) for d in diffs)),
+            "max_abs": np.max(np.stack([np.max(np.abs(d), axis=1) for d in diffs]), axis=0)}
+
+
+def _pair_measurements(network: Model) -> Callable:
+    """(θ_0, θ_T stacked over members, x_train, x_test) ↦ everything :func:`lazy_metrics` needs:
+    :func:`_weight_changes` and :func:`_end_measurements`."""
+    ends = _end_measurements(network)
+    return lambda p0, p1, x_train, x_test: {**_weight_changes(p0, p1), **ends(p0, p1, x_train, x_test)}
 
 
 def _rms_change(f1, f0) -> float:
@@ -182,7 +192,8 @@ def lazy_metrics(network: Model, params_0: Params, params_t: Params, x_train, *,
     models.check_model(network, "network")
     max_kernel_change = v.positive_float("max_kernel_change", max_kernel_change)
     x_train = jnp.asarray(v.finite_array("x_train", x_train, ndim=2))
-    measured = _pair_measurements(network)(_stack([params_0]), _stack([params_t]), x_train, x_train)
+    stack = dynamics.stack_members
+    measured = _pair_measurements(network)(stack([params_0]), stack([params_t]), x_train, x_train)
     k = int(measured["f0_train"].shape[-1])
     return _member_metrics(network, measured, 0, lr=lr, n_outputs=x_train.shape[0] * k,
                            max_kernel_change=max_kernel_change)
