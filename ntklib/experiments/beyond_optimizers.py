@@ -17,7 +17,6 @@ from __future__ import annotations
 
 from typing import Callable, Sequence
 
-import jax
 import numpy as np
 import pandas as pd
 
@@ -158,10 +157,9 @@ def momentum_width_sweep(make_network: Callable[[int], Model], data: Dataset,
                                           momentum=beta, check_lr=False)
         except FloatingPointError as err:
             raise FloatingPointError(f"width {width}: {err}") from None
-        params0 = dynamics.ensemble_params(network, seeds, data.input_dim)
         rows = []
         for m, seed in enumerate(seeds):
-            p0 = jax.tree_util.tree_map(lambda leaf: leaf[m], params0)
+            p0 = network.init(seed, data.input_dim)  # member m of train_ensemble's θ_0
             theta = kernels.empirical_ntk(network, p0, both, data.x_train)  # (N + M)k × Nk
             pred = dynamics.LinearPredictor.from_kernels(theta[:n * k], theta[n * k:],
                                                          ens.f_train[m, 0], ens.f_eval[m, 0],

@@ -262,12 +262,11 @@ def final_rmse(network: Model, data: Dataset, *, seeds: Sequence[int], lr: float
     if analytic is None:
         kern = analytic_kernel_fn(network)
         analytic = (kern(x)[1], kern(xt, x)[1])
-    stacked = dynamics.ensemble_params(network, seeds, data.input_dim)
     both = np.concatenate([x, xt])
     emp, ana = [], []
     analytic_lin = None
     for m in range(len(seeds)):
-        params0 = jax.tree_util.tree_map(lambda leaf: leaf[m], stacked)
+        params0 = network.init(seeds[m], data.input_dim)  # member m of train_ensemble's θ_0
         f0, f0x = ens.f_train[m, 0], ens.f_eval[m, 0]
         theta_all = kernels.empirical_ntk(network, params0, both, x)  # one kernel call: (N + M, N)
         _, lin = dynamics.LinearPredictor.from_kernels(theta_all[:n], theta_all[n:], f0, f0x, y

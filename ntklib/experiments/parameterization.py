@@ -204,7 +204,7 @@ def _lazy_members(network: Model, data: Dataset, seeds: Sequence[int], *, lr: Le
     """One row of metrics per seed: the networks ``network.init(seed)`` trained together
     (:func:`ntklib.dynamics.step_fn`, vmapped over the members: one compile per width)."""
     params = dynamics.ensemble_params(network, seeds, data.input_dim)
-    first = jax.tree_util.tree_map(lambda leaf: leaf[0], params)
+    first = jax.tree_util.tree_map(lambda leaf: np.asarray(leaf)[0], params)  # host view: no compile
     rates = lr(network, first) if callable(lr) else lr
     if _is_number(rates):
         rates = v.positive_float("lr", rates)
