@@ -251,9 +251,9 @@ def _sample_kernels(network: Model, keys, x) -> tuple[np.ndarray, np.ndarray]:
     generator for every width; they go through the loop in equal chunks of at most
     :data:`MC_CHUNK_PARAMS` parameters."""
     input_dim = int(x.shape[1])
-    first = network.init(keys[0], input_dim)
+    shapes = jax.eval_shape(lambda key: network.init_fn(key, (-1, input_dim))[1], keys[0])
     n = len(keys)
-    limit = max(1, min(n, MC_CHUNK_PARAMS // models.parameter_count(first)))
+    limit = max(1, min(n, MC_CHUNK_PARAMS // models.parameter_count(shapes)))
     chunk = max(c for c in range(1, limit + 1) if n % c == 0)
     kernels_of = _kernels_at_init(network)
     ntk, nngp = [], []
