@@ -7,6 +7,7 @@
     python tools/nbtool.py to-py chapters/X.ipynb > /tmp/X.py                 # percent-format view
     python tools/nbtool.py from-py /tmp/X.py chapters/X.ipynb                 # and back (.ipynb stays the source)
     python tools/nbtool.py reset-cache                                        # drop stale book-cache entries
+    python tools/nbtool.py execute-cache [--jobs N]                           # fill the book's cache, N at a time
 
 Execution sets TQDM_DISABLE=1 (no progress-bar text in stored outputs) and keeps no timing
 metadata, so re-executing an unchanged notebook leaves an identical file.
@@ -317,6 +318,73 @@ def reset_cache() -> int:
     return 0
 
 
+def _execute_for_cache(path: str, timeout: int) -> tuple[str, object, float, str | None]:
+    """Worker of :func:`execute_cache`: run one notebook in its own directory, as myst-nb does."""
+    from jupyter_cache.executors.utils import single_nb_execution
+
+    os.environ.setdefault("TQDM_DISABLE", "1")
+    nb = load(path)
+    result = single_nb_execution(nb, cwd=str(Path(path).parent), timeout=timeout, allow_errors=False,
+                                 meta_override=True)
+    return path, result.nb, result.time, result.exc_string
+
+
+def _execute_setting(key: str, default):
+    """A value of _config.yml's ``execute:`` section (the book build's own settings)."""
+    text = (ROOT / "_config.yml").read_text()
+    block = text[text.index("\nexecute:"):].split("\n\n", 1)[0]
+    match = re.search(rf"^\s+{key}:\s*(\S+)", block, re.M)
+    return type(default)(match.group(1)) if match else default
+
+
+def execute_cache(jobs: int | None = None) -> int:
+    """Execute every chapter the book's execution cache lacks, ``jobs`` notebooks at a time (each
+    in a fresh kernel in its own directory, exactly as the book build would), and store the
+    results in that cache, so that ``jupyter-book build`` then only renders. The build executes
+    one notebook after another; a chapter's kernel keeps about 1.4 of 2 cores busy (compilation
+    and small arrays are mostly single-threaded), so two at a time finish the book sooner. A
+    notebook that fails is printed with its error and not cached, and the command exits 1."""
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    from jupyter_cache import get_cache
+    from jupyter_cache.base import CacheBundleIn
+
+    if jobs is None:
+        jobs = min(os.cpu_count() or 1, 4)
+    if jobs < 1:
+        raise SystemExit(f"--jobs must be a positive number of notebooks, got {jobs}")
+    cache = get_cache(str(CACHE_DIR))
+    todo = []
+    for path in chapters():
+        try:
+            cache.match_cache_notebook(load(path))
+        except KeyError:
+            todo.append(str(path))
+    print(f"execution cache: executing {len(todo)} of {len(chapters())} chapters, {jobs} at a time",
+          flush=True)
+    if not todo:
+        return 0
+    timeout = _execute_setting("timeout", 900)
+    start, total, status = time.time(), 0.0, 0
+    with ProcessPoolExecutor(max_workers=jobs) as pool:
+        futures = [pool.submit(_execute_for_cache, p, timeout) for p in todo]
+        for future in as_completed(futures):
+            path, nb, seconds, error = future.result()
+            name = Path(path).relative_to(ROOT)
+            if error is not None:
+                print(f"FAILED {name} (not cached):\n{error}", flush=True)
+                status = 1
+                continue
+            total += seconds
+            stage = cache.add_nb_to_project(path)
+            cache.cache_notebook_bundle(CacheBundleIn(nb, stage.uri, data={"execution_seconds": seconds}),
+                                        check_validity=False, overwrite=True)
+            print(f"Executed {name} in {seconds:.1f} s (cached)", flush=True)
+    print(f"execution cache: {len(todo)} chapters in {time.time() - start:.1f} s wall time, "
+          f"{jobs} at a time (their own times add up to {total:.1f} s)")
+    return status
+
+
 def main(argv) -> int:
     if not argv:
         print(__doc__)
@@ -336,6 +404,13 @@ def main(argv) -> int:
         return sync(args or None, check=True)
     if cmd == "reset-cache":
         return reset_cache()
+    if cmd == "execute-cache":
+        if args[:1] == ["--jobs"] and len(args) == 2 and args[1].isdigit():
+            return execute_cache(int(args[1]))
+        if args:
+            print("usage: execute-cache [--jobs N]")
+            return 2
+        return execute_cache()
     if cmd == "to-py":
         sys.stdout.write(to_py(args[0]))
         return 0
